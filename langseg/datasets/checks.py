@@ -1,0 +1,87 @@
+"""Up-front checks of the data a config points to, with the expected folder layout.
+
+mmseg builds datasets lazily and, given a wrong ``data_root``, fails deep inside a
+DataLoader (or silently evaluates on zero images). The tools call
+:func:`check_data_roots` before building the runner, so a wrong path is reported as one
+line naming the path and the layout the dataset type expects.
+"""
+from __future__ import annotations
+
+import os
+import os.path as osp
+from typing import Any, Iterator
+
+from ..utils.errors import DataError
+
+#: The layout each dataset type expects under ``data_root`` (see docs/getting_started.md).
+DATASET_LAYOUTS: dict[str, str] = {
+    'ADE20KDataset': 'ADEChallengeData2016/{images,annotations}/{training,validation}/'
+                     '(*.jpg, *.png)',
+    'CityscapesDataset': 'cityscapes/{leftImg8bit,gtFine}/{train,val}/<city>/'
+                         '(*_leftImg8bit.png, *_gtFine_labelTrainIds.png)',
+    'PascalVOCDataset': 'VOCdevkit/VOC2012/{JPEGImages,SegmentationClass[Aug]}, '
+                        'ImageSets/Segmentation/{train,val,aug}.txt',
+    'PascalContextDataset': 'VOCdevkit/VOC2010/{JPEGImages,SegmentationClassContext}, '
+                            'ImageSets/SegmentationContext/{train,val}.txt',
+    'PascalContextDataset59': 'VOCdevkit/VOC2010/{JPEGImages,SegmentationClassContext}, '
+                              'ImageSets/SegmentationContext/{train,val}.txt',
+    'COCOStuffDataset': 'coco_stuff164k/{images,annotations}/{train2017,val2017}/'
+                        '(*.jpg, *_labelTrainIds.png)',
+}
+_IMG_SUFFIX_DEFAULTS = {'CityscapesDataset': '_leftImg8bit.png'}
+_SELF_GENERATING = {'ToyShapesDataset'}
+
+
+def _leaf_datasets(cfg: Any) -> Iterator[dict]:
+    """Yield the leaf dataset configs of a (possibly wrapped) dataset config."""
+    if not isinstance(cfg, dict):
+        return
+    if 'datasets' in cfg:  # ConcatDataset
+        for sub in cfg['datasets']:
+            yield from _leaf_datasets(sub)
+    elif cfg.get('type') in ('RepeatDataset', 'ClassBalancedDataset', 'MultiImageMixDataset'):
+        yield from _leaf_datasets(cfg.get('dataset'))
+    else:
+        yield cfg
+
+
+def _has_file_with_suffix(folder: str, suffix: str) -> bool:
+    for _, _, files in os.walk(folder, followlinks=True):
+        if any(f.endswith(suffix) for f in files):
+            return True
+    return False
+
+
+def check_dataset_cfg(ds: dict) -> None:
+    """Raise :class:`DataError` if a leaf dataset config points to no images."""
+    ds_type = str(ds.get('type', ''))
+    if ds_type in _SELF_GENERATING:
+        return
+    layout = DATASET_LAYOUTS.get(ds_type, 'the layout of the dataset type')
+    data_root = ds.get('data_root') or ''
+    if data_root and not osp.isdir(data_root):
+        raise DataError(f'data root {data_root} of {ds_type} does not exist: expected '
+                        f'{layout} (see docs/getting_started.md; point the dataloaders at '
+                        'it with --cfg-options train_dataloader.dataset.data_root=...)')
+    prefix = ds.get('data_prefix', {}) or {}
+    img_dir = osp.join(data_root, prefix.get('img_path', ''))
+    suffix = ds.get('img_suffix', _IMG_SUFFIX_DEFAULTS.get(ds_type, '.jpg'))
+    if not osp.isdir(img_dir) or not _has_file_with_suffix(img_dir, suffix):
+        raise DataError(f'{img_dir} holds no {suffix} images for {ds_type}: expected '
+                        f'{layout} under {data_root or "."}')
+    ann_file = ds.get('ann_file')
+    if ann_file:
+        path = ann_file if osp.isabs(ann_file) else osp.join(data_root, ann_file)
+        if not osp.isfile(path):
+            raise DataError(f'split file {path} of {ds_type} does not exist: expected '
+                            f'{layout}')
+
+
+def check_data_roots(cfg: Any, loaders: tuple[str, ...] = ('train_dataloader',
+                                                            'val_dataloader')) -> None:
+    """Check the datasets of the named dataloaders of a config (see module docstring)."""
+    for key in loaders:
+        loader = cfg.get(key)
+        if loader:
+            for ds in _leaf_datasets(loader.get('dataset')):
+                check_dataset_cfg(ds)

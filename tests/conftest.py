@@ -1,0 +1,89 @@
+"""Shared fixtures: a tiny toy dataset, tiny configs, and a helper to run the tools."""
+from __future__ import annotations
+
+import os
+import os.path as osp
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TOY_CONFIG = osp.join(REPO, 'configs/toy/fpn_mobilenetv2-tiny_1xb8-1500_toy-96x96.py')
+#: Generation settings of the tiny toy dataset used by tests (fast to generate and train).
+TINY_TOY = dict(num_train=32, num_val=8, size=64, seed=1)
+
+
+def tool_env() -> dict:
+    env = dict(os.environ)
+    env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
+    env.setdefault('OMP_NUM_THREADS', '2')
+    env.pop('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', None)
+    return env
+
+
+def run_tool(tool: str, *args: str, timeout: int = 600, env: dict | None = None,
+             cwd: str | None = None) -> subprocess.CompletedProcess:
+    """Run ``tools/<tool>`` with this interpreter; returns the completed process."""
+    cmd = [sys.executable, osp.join(REPO, 'tools', tool), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                          env=env or tool_env(), cwd=cwd or REPO)
+
+
+def write_config(path: str, base: str, body: str = '') -> str:
+    """Write a config inheriting from ``base`` (absolute path) with extra ``body``."""
+    with open(path, 'w') as f:
+        f.write(f'_base_ = [{base!r}]\n' + textwrap.dedent(body))
+    return path
+
+
+def tiny_toy_body(data_root: str, max_iters: int = 20, val_interval: int = 20,
+                  ckpt_interval: int = 10) -> str:
+    """Config lines turning the toy config into a seconds-long run on ``data_root``."""
+    return f"""
+    toy = {TINY_TOY!r}
+    train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+                            dataset=dict(data_root={data_root!r}, generate=toy))
+    val_dataloader = dict(num_workers=0, persistent_workers=False,
+                          dataset=dict(data_root={data_root!r}, generate=toy))
+    test_dataloader = val_dataloader
+    model = dict(data_preprocessor=dict(size=(64, 64)))
+    train_cfg = dict(max_iters={max_iters}, val_interval={val_interval})
+    param_scheduler = [dict(type='PolyLR', eta_min=1e-5, power=0.9, begin=0,
+                            end={max_iters}, by_epoch=False)]
+    default_hooks = dict(logger=dict(interval=5),
+                         checkpoint=dict(interval={ckpt_interval}))
+    """
+
+
+@pytest.fixture(scope='session')
+def toy_root(tmp_path_factory) -> str:
+    """A generated tiny toy dataset shared by the session."""
+    from langseg.datasets.toy_shapes import generate_toy_shapes
+    root = str(tmp_path_factory.mktemp('data') / 'toy')
+    generate_toy_shapes(root, progress=False, **TINY_TOY)
+    return root
+
+
+@pytest.fixture
+def tiny_toy_config(tmp_path, toy_root) -> str:
+    """A toy training config of 20 iterations on the tiny dataset."""
+    return write_config(str(tmp_path / 'tiny_toy.py'), TOY_CONFIG, tiny_toy_body(toy_root))
+
+
+@pytest.fixture(scope='session')
+def trained_toy(tmp_path_factory) -> dict:
+    """A 20-iteration toy run: its config, work dir and last checkpoint."""
+    from langseg.datasets.toy_shapes import generate_toy_shapes
+    base = tmp_path_factory.mktemp('trained')
+    root = str(base / 'toy')
+    generate_toy_shapes(root, progress=False, **TINY_TOY)
+    config = write_config(str(base / 'tiny_toy.py'), TOY_CONFIG, tiny_toy_body(root))
+    work_dir = str(base / 'work')
+    proc = run_tool('train.py', config, '--work-dir', work_dir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        checkpoint = f.read().strip()
+    return dict(config=config, work_dir=work_dir, checkpoint=checkpoint, data_root=root,
+                train_log=proc.stdout + proc.stderr)

@@ -1,0 +1,105 @@
+"""GFLOPs (fvcore multiply-adds, attention counted) and params of one or more configs.
+
+    python tools/get_flops.py CONFIG [CONFIG ...] [--shape H [W]] [--json PATH]
+                              [--markdown] [--transposed-conv-rule input|output]
+                              [--cfg-options k=v ...]
+
+What is counted is described in langseg/evaluation/flops.py and docs/benchmarks.md: the
+whole-image ``tensor``-mode forward plus the final resize, batch 1; a frozen text encoder
+is excluded from GFLOPs/params (the published tables' convention) and included in the
+``_with_text`` columns.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone
+
+RULE_TEXT = {
+    'input': 'transposed convolutions counted on their input size (current fvcore rule)',
+    'output': 'transposed convolutions counted on their output size (older fvcore rule, '
+              'used by the published DenseCLIP ViT rows)',
+}
+
+
+def parse_args() -> argparse.Namespace:
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(description='Count GFLOPs and params of configs')
+    parser.add_argument('configs', nargs='+', help='config file paths')
+    parser.add_argument('--shape', type=int, nargs='+', default=[1024, 1024],
+                        help='input size: H [W] (default 1024 1024)')
+    parser.add_argument('--json', help='write the results as a JSON list to this path')
+    parser.add_argument('--markdown', action='store_true', help='print a markdown table')
+    parser.add_argument('--transposed-conv-rule', choices=['input', 'output'],
+                        default='input', help="'output' reproduces the published ViT rows")
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings in every config, key=value')
+    args = parser.parse_args()
+    if len(args.shape) not in (1, 2):
+        parser.error('--shape takes H or H W')
+    return args
+
+
+def count_config(path: str, shape: list[int], rule: str, cfg_options: dict | None) -> dict:
+    from mmengine.model import revert_sync_batchnorm
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    from langseg.engine.config import (check_config_types, explain_build_errors,
+                                       load_config)
+    from langseg.evaluation.flops import count_segmentor
+    cfg = load_config(path, cfg_options)
+    check_config_types(cfg)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    with explain_build_errors():
+        model = MODELS.build(cfg.model)
+    model = revert_sync_batchnorm(model)
+    result = count_segmentor(model, shape, transposed_conv_rule=rule)
+    return dict(config=path, **result)
+
+
+def main() -> None:
+    args = parse_args()
+    shape = args.shape * 2 if len(args.shape) == 1 else args.shape
+    rows = [count_config(p, shape, args.transposed_conv_rule, args.cfg_options)
+            for p in args.configs]
+    header = ['config', 'input', 'GFLOPs', 'params (M)', 'GFLOPs +text', 'params +text (M)']
+    table = [[osp.splitext(osp.basename(r['config']))[0], f"{shape[0]}x{shape[1]}",
+              f"{r['gflops']:.2f}", f"{r['params_m']:.2f}", f"{r['gflops_with_text']:.2f}",
+              f"{r['params_with_text_m']:.2f}"] for r in rows]
+    if args.markdown:
+        print('| ' + ' | '.join(header) + ' |')
+        print('|' + '---|' * len(header))
+        for line in table:
+            print('| ' + ' | '.join(line) + ' |')
+    else:
+        widths = [max(len(str(x)) for x in col) for col in zip(header, *table)]
+        for line in [header, *table]:
+            print('  '.join(str(x).ljust(w) for x, w in zip(line, widths)))
+    for r in rows:
+        name = osp.splitext(osp.basename(r['config']))[0]
+        parts = ', '.join(f'{k} {v:.2f}' for k, v in r['by_module'].items())
+        print(f'{name}: by module (GFLOPs): {parts}')
+        if r['text_gflops']:
+            print(f"{name}: frozen text encoder (uncached, all classes): "
+                  f"{r['text_gflops']:.2f} GFLOPs, excluded from GFLOPs")
+        ops = ', '.join(f'{k} x{v}' for k, v in r['unsupported_ops'].items()) or 'none'
+        print(f'{name}: unsupported ops (counted as 0): {ops}')
+    print(f'Counted with fvcore (1 multiply-add = 1 flop), attention included, batch 1; '
+          f'{RULE_TEXT[args.transposed_conv_rule]}.')
+    if args.json:
+        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
+        tmp = args.json + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(rows, f, indent=2)
+        os.replace(tmp, args.json)
+        print(f'wrote {args.json}')
+
+
+if __name__ == '__main__':
+    from langseg.utils.errors import run_cli
+    run_cli(main)

@@ -1,0 +1,49 @@
+"""Evaluate a segmentor: prints aAcc / mIoU / mAcc and the per-class IoU table.
+
+    python tools/test.py CONFIG [CHECKPOINT] [--work-dir DIR] [--out DIR] [--show-dir DIR]
+                         [--tta] [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
+
+CHECKPOINT is optional for models that need no training (e.g. ProxyCLIP).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone
+
+
+def parse_args() -> argparse.Namespace:
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(description='Evaluate a segmentor (mIoU)')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', nargs='?', default=None,
+                        help='checkpoint file (optional for training-free models)')
+    parser.add_argument('--work-dir', help='the dir to save logs and metrics')
+    parser.add_argument('--out', help='the dir to save the predicted label maps (PNG)')
+    parser.add_argument('--show-dir', help='the dir to save PNG overlays of predictions')
+    parser.add_argument('--tta', action='store_true', help='test-time augmentation')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings in the config, key=value')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    from langseg.engine.launch import test
+    test(args.config, args.checkpoint, work_dir=args.work_dir, out=args.out,
+         show_dir=args.show_dir, tta=args.tta, cfg_options=args.cfg_options,
+         launcher=args.launcher)
+
+
+if __name__ == '__main__':
+    from langseg.utils.errors import run_cli
+    run_cli(main)

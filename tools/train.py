@@ -1,0 +1,48 @@
+"""Train a segmentor (mmseg 1.x flags).
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp]
+                          [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
+
+Multi-process: ``torchrun --nproc_per_node=N tools/train.py CONFIG --launcher pytorch``
+(or tools/dist_train.sh). Without CUDA the processes use the gloo backend.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone
+
+
+def parse_args() -> argparse.Namespace:
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(description='Train a segmentor')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument('--resume', action='store_true', default=False,
+                        help='resume from the latest checkpoint in the work dir')
+    parser.add_argument('--amp', action='store_true', default=False,
+                        help='enable automatic mixed precision training (CUDA)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings in the config, key=value')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    from langseg.engine.launch import train
+    train(args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
+          cfg_options=args.cfg_options, launcher=args.launcher)
+
+
+if __name__ == '__main__':
+    from langseg.utils.errors import run_cli
+    run_cli(main)
