@@ -87,3 +87,71 @@ def trained_toy(tmp_path_factory) -> dict:
         checkpoint = f.read().strip()
     return dict(config=config, work_dir=work_dir, checkpoint=checkpoint, data_root=root,
                 train_log=proc.stdout + proc.stderr)
+
+
+def _set_num_classes(node, num_classes: int) -> None:
+    """Set ``num_classes`` of every head dict in a model config (recursively)."""
+    if isinstance(node, dict):
+        if 'num_classes' in node:
+            node['num_classes'] = num_classes
+        for value in node.values():
+            _set_num_classes(value, num_classes)
+    elif isinstance(node, list):
+        for value in node:
+            _set_num_classes(value, num_classes)
+
+
+def toy_version_of(config: str, out_path: str, data_root: str, size: int = 64,
+                   max_iters: int = 2, batch_size: int = 2, extra: dict | None = None) -> str:
+    """Dump ``config`` retargeted to the tiny toy data: random weights (every
+    ``pretrained``/``init_cfg`` checkpoint removed), ``size`` px crops, whole-image
+    inference, ``max_iters`` iterations; returns the dumped path."""
+    from mmengine.config import Config
+    from langseg.datasets.toy_shapes import TOY_CLASSES
+    cfg = Config.fromfile(config)
+
+    def strip_weights(node):
+        if isinstance(node, dict):
+            if 'pretrained' in node and not isinstance(node['pretrained'], bool):
+                node['pretrained'] = None
+            if isinstance(node.get('init_cfg'), dict) and \
+                    node['init_cfg'].get('type') == 'Pretrained':
+                node['init_cfg'] = None
+            for value in node.values():
+                strip_weights(value)
+        elif isinstance(node, list):
+            for value in node:
+                strip_weights(value)
+
+    model = cfg.model.to_dict()
+    strip_weights(model)
+    _set_num_classes(model, len(TOY_CLASSES))
+    model['data_preprocessor']['size'] = (size, size)
+    model['test_cfg'] = dict(mode='whole')
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+                dict(type='PackSegInputs')]
+
+    def loader(split: str, bs: int, sampler: str) -> dict:
+        return dict(batch_size=bs, num_workers=0, persistent_workers=False,
+                    sampler=dict(type=sampler, shuffle=sampler == 'InfiniteSampler'),
+                    dataset=dict(type='ToyShapesDataset', data_root=data_root,
+                                 generate=dict(TINY_TOY),
+                                 data_prefix=dict(img_path=f'images/{split}',
+                                                  seg_map_path=f'annotations/{split}'),
+                                 pipeline=pipeline))
+
+    cfg.model = model
+    cfg.train_dataloader = loader('training', batch_size, 'InfiniteSampler')
+    cfg.val_dataloader = loader('validation', 1, 'DefaultSampler')
+    cfg.test_dataloader = cfg.val_dataloader
+    cfg.val_evaluator = cfg.test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
+                         val_interval=max_iters)
+    cfg.param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0,
+                                end=max_iters, by_epoch=False)]
+    cfg.default_hooks.logger.interval = 1
+    cfg.default_hooks.checkpoint.interval = max_iters
+    if extra:
+        cfg.merge_from_dict(extra)
+    cfg.dump(out_path)
+    return out_path

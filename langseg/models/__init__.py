@@ -1,2 +1,2 @@
 """Models: segmentors, necks, heads, losses, backbones, and the shared CLIP/layers code."""
-from . import backbones, heads, losses, necks, segmentors  # noqa: F401  (registration)
+from . import backbones, clip, heads, layers, losses, necks, segmentors  # noqa: F401

@@ -1,0 +1,21 @@
+# Semantic FPN on ImageNet MobileNetV2 (mmseg), ADE20K, the DenseCLIP recipe.
+# Conv-Former paper Table 1: 25.1 mIoU, 32.7 GFLOPs (input size not stated; see
+# docs/methods/convformer.md).
+_base_ = [
+    '../_base_/models/fpn_r50.py', '../_base_/datasets/ade20k.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_80k_adamw_denseclip.py'
+]
+crop_size = (512, 512)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        _delete_=True,
+        type='MobileNetV2',
+        widen_factor=1.0,
+        strides=(1, 2, 2, 2, 1, 2, 1),
+        dilations=(1, 1, 1, 1, 1, 1, 1),
+        out_indices=(1, 2, 4, 6),
+        norm_cfg=dict(type='SyncBN', requires_grad=True),
+        init_cfg=dict(type='Pretrained', checkpoint='mmcls://mobilenet_v2')),
+    neck=dict(in_channels=[24, 32, 96, 320]),
+    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(341, 341)))

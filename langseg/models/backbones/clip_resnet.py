@@ -1,0 +1,101 @@
+"""CLIP's ResNet (RN50, RN101, ...) as a dense backbone.
+
+The tower is open_clip's ``ModifiedResNet`` (3-conv stem with a 2x2 average pool,
+anti-aliased bottlenecks whose strided convs are preceded by an average pool). The
+backbone returns the four stage maps (strides 4/8/16/32; 256/512/1024/2048 channels for
+width 64) and, with ``with_embeddings``, a fifth element ``[global, dense]`` from CLIP's
+attention pool run over every position (:class:`~langseg.models.layers.DenseAttentionPool2d`;
+DenseCLIP, Rao et al. 2022, Sec. 3.2). Any input size works: the pool's positional
+embedding is resized from CLIP's 7x7 grid to the actual grid at every forward.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from mmengine.model import BaseModule
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ...registry import MODELS
+from ..clip import build_visual_tower, get_clip_config, is_resnet, load_pretrained_tower
+from ...utils.errors import ConfigError
+from ..layers import DenseAttentionPool2d
+
+
+@MODELS.register_module()
+class CLIPResNet(BaseModule):
+    """CLIP ResNet backbone with dense embeddings.
+
+    Args:
+        arch: CLIP ResNet architecture ('RN50', 'RN101', 'tiny-rn' or a dict).
+        pretrained: open_clip tag or weights file, loaded by :meth:`init_weights`.
+        out_indices: stages whose maps are returned.
+        with_embeddings: also return ``[global (B, D), dense (B, D, H/32, W/32)]`` from
+            the attention pool; without it the pool is not built (its weights are
+            skipped when loading, as the baselines of DenseCLIP's table do).
+        norm_eval: keep BatchNorm statistics frozen (eval mode) while training.
+        norm_trainable: whether BatchNorm affine parameters receive gradients.
+    """
+
+    def __init__(self,
+                 arch: str | dict = 'RN50',
+                 pretrained: str | None = None,
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 with_embeddings: bool = True,
+                 norm_eval: bool = False,
+                 norm_trainable: bool = True,
+                 init_cfg: dict | None = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        cfg = get_clip_config(arch)
+        if not is_resnet(cfg):
+            raise ConfigError(f'CLIPResNet needs a ResNet CLIP architecture, got {arch!r} '
+                              '(use CLIPViT for ViT architectures)')
+        self.arch, self.pretrained = arch, pretrained
+        self.out_indices = tuple(out_indices)
+        self.with_embeddings = with_embeddings
+        self.norm_eval = norm_eval
+        self.visual = build_visual_tower(arch, pretrained)
+        pool = self.visual.attnpool
+        if with_embeddings:
+            grid = int(round((pool.positional_embedding.shape[0] - 1)**0.5))
+            self.visual.attnpool = DenseAttentionPool2d(
+                grid, pool.q_proj.in_features, pool.num_heads, pool.c_proj.out_features)
+            self.embed_dim = pool.c_proj.out_features
+        else:
+            self.visual.attnpool = None
+            self.embed_dim = None
+        width = cfg['vision_cfg'].get('width', 64)
+        self.out_channels = [width * 4 * 2**i for i in range(4)]
+        if not norm_trainable:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.requires_grad_(False)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.pretrained is not None:
+            load_pretrained_tower(
+                self.visual, self.arch, self.pretrained, 'visual', 'the CLIP ResNet backbone',
+                ignore_prefixes=() if self.with_embeddings else ('attnpool.', ))
+
+    def train(self, mode: bool = True) -> 'CLIPResNet':
+        super().train(mode)
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> tuple:
+        visual = self.visual
+        x = visual.stem(x.to(visual.conv1.weight.dtype))
+        outs = []
+        for i, layer in enumerate((visual.layer1, visual.layer2, visual.layer3, visual.layer4)):
+            x = layer(x)
+            if i in self.out_indices:
+                outs.append(x)
+        if self.with_embeddings:
+            global_emb, dense_emb = visual.attnpool(x)
+            outs.append([global_emb, dense_emb])
+        return tuple(outs)
+

@@ -1,0 +1,121 @@
+"""CLIP's ViT as a dense, multi-level backbone (DenseCLIP's adapters).
+
+The tower is open_clip's ``VisionTransformer``. The patch tokens after the blocks in
+``out_indices`` (default 3, 5, 7, 11 for ViT-B) become maps of stride 16 (patch 16), and
+DenseCLIP's multi-scale adapters (Rao et al. 2022, after BEiT/ViTDet) turn them into a
+pyramid: ``fpn1`` = ConvT 2x2/2 -> BN -> GELU -> ConvT 2x2/2 (stride 4), ``fpn2`` = ConvT
+(stride 8), ``fpn3`` = identity (stride 16), ``fpn4`` = 2x2 max pool (stride 32).
+
+With ``with_embeddings``, ``ln_post`` and the visual projection are applied to every token
+of the last block: token 0 is the global embedding, the others the dense ``(B, D, h, w)``
+map, returned as a fifth element ``[global, dense]``.
+
+Any input size works: the positional embedding is stored for ``input_resolution`` (a
+512 px tower keeps a 32x32 grid, as DenseCLIP's configs do; pretrained 224 px weights are
+resized into it when loaded) and resized bicubically to the actual grid at every forward.
+The class embedding is added once, as the class token; the official DenseCLIP code also
+adds it into the class token's positional slot, a defect not reproduced here.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from mmcv.cnn import build_norm_layer
+from mmengine.model import BaseModule
+from torch import nn
+
+from ...registry import MODELS
+from ...utils.errors import ConfigError
+from ..clip import build_visual_tower, get_clip_config, is_resnet, load_pretrained_tower
+from ..layers import DropPath, resize_grid_pos_embed, residual_block_forward
+
+
+@MODELS.register_module()
+class CLIPViT(BaseModule):
+    """CLIP ViT backbone with DenseCLIP's multi-level adapters and dense embeddings.
+
+    Args:
+        arch: CLIP ViT architecture ('ViT-B-16', 'ViT-L-14', 'tiny-vit' or a dict).
+        pretrained: open_clip tag or weights file, loaded by :meth:`init_weights`.
+        input_resolution: image size the positional embedding is stored for.
+        out_indices: blocks whose patch tokens feed the four adapters.
+        with_embeddings: also return ``[global, dense]`` projected embeddings; without
+            it ``ln_post`` and the projection are not built (their weights are skipped).
+        drop_path_rate: stochastic depth, linearly increasing over the blocks.
+        norm_cfg: norm layer of ``fpn1``.
+    """
+
+    def __init__(self,
+                 arch: str | dict = 'ViT-B-16',
+                 pretrained: str | None = None,
+                 input_resolution: int = 224,
+                 out_indices: Sequence[int] = (3, 5, 7, 11),
+                 with_embeddings: bool = True,
+                 drop_path_rate: float = 0.0,
+                 norm_cfg: dict = dict(type='SyncBN', requires_grad=True),
+                 init_cfg: dict | None = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        cfg = get_clip_config(arch)
+        if is_resnet(cfg):
+            raise ConfigError(f'CLIPViT needs a ViT CLIP architecture, got {arch!r} '
+                              '(use CLIPResNet for ResNet architectures)')
+        if len(out_indices) != 4:
+            raise ConfigError(f'CLIPViT out_indices must name 4 blocks, got {out_indices}')
+        self.arch, self.pretrained = arch, pretrained
+        self.out_indices = tuple(out_indices)
+        self.with_embeddings = with_embeddings
+        self.visual = build_visual_tower(arch, pretrained, image_size=input_resolution)
+        width = self.visual.transformer.width
+        depth = len(self.visual.transformer.resblocks)
+        if max(self.out_indices) >= depth:
+            raise ConfigError(f'out_indices {out_indices} exceed the {depth} blocks of {arch}')
+        rates = torch.linspace(0, drop_path_rate, depth).tolist()
+        self.drop_paths = nn.ModuleList(DropPath(r) if r > 0 else nn.Identity() for r in rates)
+        self.fpn1 = nn.Sequential(
+            nn.ConvTranspose2d(width, width, kernel_size=2, stride=2),
+            build_norm_layer(norm_cfg, width)[1],
+            nn.GELU(),
+            nn.ConvTranspose2d(width, width, kernel_size=2, stride=2))
+        self.fpn2 = nn.ConvTranspose2d(width, width, kernel_size=2, stride=2)
+        self.fpn3 = nn.Identity()
+        self.fpn4 = nn.MaxPool2d(kernel_size=2, stride=2)
+        self.out_channels = [width] * 4
+        self.embed_dim = self.visual.output_dim if with_embeddings else None
+        if not with_embeddings:  # not built, as in DenseCLIP's baseline (100.8 M params)
+            self.visual.ln_post, self.visual.proj = nn.Identity(), None
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.pretrained is not None:
+            load_pretrained_tower(
+                self.visual, self.arch, self.pretrained, 'visual', 'the CLIP ViT backbone',
+                ignore_prefixes=() if self.with_embeddings else ('ln_post.', 'proj'),
+                resize_pos_embed_keys=('positional_embedding', ))
+
+    def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        """Patch embedding + class token + resized positions + ln_pre -> (B, 1+hw, C)."""
+        visual = self.visual
+        x = visual.conv1(x.to(visual.conv1.weight.dtype))
+        b, c, h, w = x.shape
+        tokens = x.flatten(2).transpose(1, 2)
+        cls = visual.class_embedding.to(tokens.dtype).expand(b, 1, c)
+        tokens = torch.cat([cls, tokens], dim=1)
+        pos = resize_grid_pos_embed(visual.positional_embedding, visual.grid_size, (h, w))
+        tokens = visual.patch_dropout(tokens + pos.to(tokens.dtype))
+        return visual.ln_pre(tokens), (h, w)
+
+    def forward(self, x: torch.Tensor) -> tuple:
+        tokens, (h, w) = self.embed(x)
+        b = tokens.shape[0]
+        maps = []
+        for i, block in enumerate(self.visual.transformer.resblocks):
+            tokens = residual_block_forward(block, tokens, drop_path=self.drop_paths[i])
+            if i in self.out_indices:
+                maps.append(tokens[:, 1:].transpose(1, 2).reshape(b, -1, h, w))
+        outs = [fpn(m) for fpn, m in zip((self.fpn1, self.fpn2, self.fpn3, self.fpn4), maps)]
+        if self.with_embeddings:
+            emb = self.visual.ln_post(tokens) @ self.visual.proj
+            dense = emb[:, 1:].transpose(1, 2).reshape(b, -1, h, w)
+            outs.append([emb[:, 0], dense])
+        return tuple(outs)

@@ -1,0 +1,179 @@
+"""Loading CLIP weights: an open_clip pretrained tag, or a local file.
+
+``pretrained`` is either
+
+* an open_clip tag of the architecture (``'openai'``, ``'laion2b_s32b_b79k'``, ...),
+  downloaded by open_clip on first use (to its cache) and loaded from there; or
+* the path of a local file: an open_clip state dict (``.pt``/``.pth``/``.bin`` loaded with
+  ``weights_only=True``, or ``.safetensors``), or OpenAI's TorchScript archive (the
+  ``RN50.pt`` files of the original CLIP release, read with ``torch.jit.load``, which
+  deserialises TorchScript, not arbitrary pickles).
+
+Where a tag cannot be downloaded the error names the architecture and tag and shows how
+to pass a file instead. Weights are split per tower (``visual.*`` for the image encoder,
+everything else but the logit scale/bias for the text encoder) and loaded with every
+missing, unexpected or mis-shaped key reported.
+"""
+from __future__ import annotations
+
+import os.path as osp
+import zipfile
+from typing import Iterable
+
+import open_clip
+import torch
+from mmengine.logging import print_log
+from torch import nn
+
+from ...engine.checkpoint import compare_state_dicts, load_checkpoint_file
+from ...utils.errors import CheckpointError, ConfigError
+from ..layers.pos_embed import resize_grid_pos_embed, square_grid
+
+_OPENAI_EXTRA_KEYS = ('input_resolution', 'context_length', 'vocab_size')
+_NOT_TEXT = ('visual.', 'logit_scale', 'logit_bias')
+
+
+def _is_torchscript(path: str) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.endswith('constants.pkl') or '/code/' in name
+                   for name in archive.namelist())
+
+
+def read_state_dict_file(path: str) -> tuple[dict[str, torch.Tensor], bool]:
+    """Read a CLIP weights file. Returns ``(state_dict, is_openai_torchscript)``."""
+    path = osp.expanduser(path)
+    if not osp.isfile(path):
+        raise CheckpointError(f'CLIP weights file {path} does not exist: expected an '
+                              'open_clip state dict (.pt/.bin/.safetensors) or an OpenAI '
+                              'TorchScript .pt')
+    if path.endswith('.safetensors'):
+        from safetensors.torch import load_file
+        return dict(load_file(path)), False
+    if _is_torchscript(path):
+        state = torch.jit.load(path, map_location='cpu').state_dict()
+        return {k: v for k, v in state.items() if k not in _OPENAI_EXTRA_KEYS}, True
+    state = load_checkpoint_file(path)
+    for key in ('state_dict', 'model'):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict):
+        raise CheckpointError(f'{path} holds no state dict: expected a dict of tensors')
+    state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
+    return {k: v for k, v in state.items() if k not in _OPENAI_EXTRA_KEYS}, False
+
+
+def resolve_pretrained(arch: str | dict, pretrained: str) -> tuple[str, bool]:
+    """The local path of ``pretrained`` (a file, or an open_clip tag downloaded now) and
+    whether the weights were trained with QuickGELU (OpenAI's)."""
+    if osp.isfile(osp.expanduser(pretrained)):
+        return osp.expanduser(pretrained), False
+    if not isinstance(arch, str):
+        raise ConfigError(f'pretrained={pretrained!r} is neither a file nor usable as a tag: '
+                          'an open_clip tag needs a named architecture (e.g. RN50), a '
+                          'config-dict architecture needs a weights file')
+    cfg = open_clip.get_pretrained_cfg(arch, pretrained)
+    if not cfg:
+        tags = open_clip.list_pretrained_tags_by_model(arch)
+        looks_like_path = any(sep in pretrained for sep in ('/', '\\')) or '.' in pretrained
+        what = 'file does not exist and it is not' if looks_like_path else 'is not'
+        raise ConfigError(f'CLIP weights {pretrained!r} for {arch}: the {what} an open_clip '
+                          f'tag of {arch} (tags: {", ".join(tags) or "none"})')
+    try:
+        path = open_clip.download_pretrained(cfg)
+    except Exception as exc:  # no network, hub refused, ...
+        reason = ' '.join(str(exc).split())[:200] or type(exc).__name__
+        raise CheckpointError(
+            f"cannot download CLIP weights {arch}/{pretrained} ({reason}): download them "
+            "where there is network access, e.g. python -c \"import open_clip; "
+            f"open_clip.create_model('{arch}', pretrained='{pretrained}')\", and pass the "
+            "file instead of the tag: pretrained='/path/to/open_clip_model.safetensors' "
+            "(or OpenAI's RN50.pt)") from None
+    if not path:
+        raise CheckpointError(f'open_clip has no download for {arch}/{pretrained}: pass a '
+                              "local file with pretrained='/path/to/weights'")
+    return path, bool(cfg.get('quick_gelu', False))
+
+
+def load_clip_state_dict(arch: str | dict, pretrained: str) -> tuple[dict, bool]:
+    """Full CLIP state dict for ``pretrained`` and whether it needs QuickGELU."""
+    path, quick_gelu = resolve_pretrained(arch, pretrained)
+    state, is_openai = read_state_dict_file(path)
+    return state, quick_gelu or is_openai
+
+
+def tower_state_dict(state: dict[str, torch.Tensor], tower: str) -> dict[str, torch.Tensor]:
+    """The keys of one tower, named as in the tower module.
+
+    ``visual``: ``visual.*`` without the prefix. ``text``: every other key except the
+    logit scale/bias (open_clip's CLIP keeps the text tower's modules at top level;
+    ``CustomTextCLIP`` checkpoints keep them under ``text.``, which is stripped).
+    """
+    if tower == 'visual':
+        return {k[7:]: v for k, v in state.items() if k.startswith('visual.')}
+    if tower == 'text':
+        out = {k: v for k, v in state.items() if not k.startswith(_NOT_TEXT)}
+        if out and all(k.startswith('text.') for k in out):
+            out = {k[5:]: v for k, v in out.items()}
+        return out
+    raise ValueError(f'tower must be visual or text, got {tower!r}')
+
+
+def _resize_vit_pos_embed(module: nn.Module, state: dict, key: str) -> str | None:
+    """Resize a ViT grid positional embedding in ``state`` to ``module``'s grid."""
+    own = dict(module.named_parameters()).get(key)
+    theirs = state.get(key)
+    if own is None or theirs is None or own.shape == theirs.shape or own.dim() != 2:
+        return None
+    src, dst = square_grid(theirs.shape[0] - 1), square_grid(own.shape[0] - 1)
+    state[key] = resize_grid_pos_embed(theirs, src, dst, num_prefix=1)
+    return f'{key} resized from {src[0]}x{src[1]} to {dst[0]}x{dst[1]}'
+
+
+def load_tower_weights(module: nn.Module, state: dict[str, torch.Tensor], what: str,
+                       ignore_prefixes: Iterable[str] = (),
+                       resize_pos_embed_keys: Iterable[str] = ()) -> dict[str, list[str]]:
+    """Load ``state`` into ``module`` and report; refuse any key mismatch.
+
+    Keys starting with ``ignore_prefixes`` are dropped on purpose (e.g. the attention pool
+    of a backbone built without embeddings) and reported as such. Raises
+    :class:`CheckpointError` listing missing, unexpected and mis-shaped keys otherwise:
+    a half-loaded CLIP (e.g. RN50 weights into an RN101) is never accepted.
+    """
+    ignore_prefixes = tuple(ignore_prefixes)
+    ignored = sorted(k for k in state if ignore_prefixes and k.startswith(ignore_prefixes))
+    state = {k: v for k, v in state.items() if k not in ignored}
+    notes = [n for n in (_resize_vit_pos_embed(module, state, k)
+                         for k in resize_pos_embed_keys) if n]
+    report = compare_state_dicts(module, state)
+    # Non-persistent buffers are not in state_dict(); nothing else may be missing.
+    if any(report.values()):
+        parts = [f'{len(v)} {k} keys: {", ".join(v[:6])}{" ..." if len(v) > 6 else ""}'
+                 for k, v in report.items() if v]
+        raise CheckpointError(f'CLIP weights do not fit {what}: ' + '; '.join(parts))
+    module.load_state_dict(state, strict=True)
+    message = f'loaded CLIP weights into {what}: {len(state)} tensors, 0 missing, 0 unexpected'
+    if ignored:
+        message += f'; ignored on purpose: {len(ignored)} keys ({ignored[0]} ...)'
+    if notes:
+        message += '; ' + '; '.join(notes)
+    print_log(message, logger='current')
+    return dict(report, ignored=ignored)
+
+
+def clip_weights_quick_gelu(arch: str | dict, pretrained: str | None,
+                            quick_gelu: bool | None, default: bool) -> bool:
+    """Whether the towers should use QuickGELU: explicit, else what the weights need."""
+    if quick_gelu is not None:
+        return bool(quick_gelu)
+    if pretrained is None:
+        return default
+    if osp.isfile(osp.expanduser(pretrained)):
+        return default or _is_torchscript(osp.expanduser(pretrained))
+    cfg = open_clip.get_pretrained_cfg(arch, pretrained) if isinstance(arch, str) else {}
+    return default or bool((cfg or {}).get('quick_gelu', False))
+
+
+__all__ = ['clip_weights_quick_gelu', 'load_clip_state_dict', 'load_tower_weights',
+           'read_state_dict_file', 'resolve_pretrained', 'tower_state_dict']

@@ -1,0 +1,64 @@
+"""CLIP's attention pooling run densely: a global and a per-pixel embedding.
+
+CLIP's ResNet ends with an attention pool whose single query is the mean token. DenseCLIP
+runs it over *all* tokens, so every pixel gets an embedding in the text space:
+``tokens = [mean; x_1 .. x_HW] + pos`` (the positional embedding bicubic-resized from
+CLIP's 7x7 grid to the actual H x W at every forward), full multi-head attention over the
+HW + 1 tokens, then ``c_proj``. Token 0 is the global embedding; since every query attends
+independently, it equals CLIP's own pooled output. The parameter names are open_clip's
+``AttentionPool2d``'s, so CLIP weights load unchanged; with random weights the same module
+is DenseCLIP's pool for backbones that have none (ImageNet ResNet, Swin, lightweight CNNs).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .pos_embed import resize_grid_pos_embed
+
+
+class DenseAttentionPool2d(nn.Module):
+    """Attention pooling over all positions (see module docstring).
+
+    Args:
+        spacial_dim: side of the grid the positional embedding is stored for (7 for CLIP
+            at 224 px).
+        embed_dim: input channels.
+        num_heads: attention heads.
+        output_dim: output channels (CLIP's embedding width).
+    """
+
+    def __init__(self, spacial_dim: int, embed_dim: int, num_heads: int,
+                 output_dim: int | None = None) -> None:
+        super().__init__()
+        self.spacial_dim = spacial_dim
+        self.num_heads = num_heads
+        self.positional_embedding = nn.Parameter(
+            torch.randn(spacial_dim**2 + 1, embed_dim) / embed_dim**0.5)
+        self.k_proj = nn.Linear(embed_dim, embed_dim)
+        self.q_proj = nn.Linear(embed_dim, embed_dim)
+        self.v_proj = nn.Linear(embed_dim, embed_dim)
+        self.c_proj = nn.Linear(embed_dim, output_dim or embed_dim)
+        std = embed_dim**-0.5  # CLIP's initialisation
+        for linear in (self.q_proj, self.k_proj, self.v_proj, self.c_proj):
+            nn.init.normal_(linear.weight, std=std)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` (B, C, H, W) -> global (B, D) and dense (B, D, H, W)."""
+        b, c, h, w = x.shape
+        tokens = x.flatten(2).transpose(1, 2)                      # B, HW, C
+        tokens = torch.cat([tokens.mean(dim=1, keepdim=True), tokens], dim=1)
+        pos = resize_grid_pos_embed(self.positional_embedding,
+                                    (self.spacial_dim, self.spacial_dim), (h, w))
+        tokens = tokens + pos.to(tokens.dtype)
+        heads = self.num_heads
+
+        def split(t: torch.Tensor) -> torch.Tensor:
+            return t.reshape(b, h * w + 1, heads, c // heads).transpose(1, 2)
+
+        q, k, v = split(self.q_proj(tokens)), split(self.k_proj(tokens)), split(self.v_proj(tokens))
+        out = F.scaled_dot_product_attention(q, k, v)               # B, heads, HW+1, C/heads
+        out = self.c_proj(out.transpose(1, 2).reshape(b, h * w + 1, c))
+        dense = out[:, 1:].transpose(1, 2).reshape(b, -1, h, w)
+        return out[:, 0], dense
