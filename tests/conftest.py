@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TOY_CONFIG = osp.join(REPO, 'configs/toy/fpn_mobilenetv2-tiny_1xb8-1500_toy-96x96.py')
+TOY_CONFIG = osp.join(REPO, 'configs/toy/fpn_mobilenetv2-tiny_1xb8-1000_toy-96x96.py')
 #: Generation settings of the tiny toy dataset used by tests (fast to generate and train).
 TINY_TOY = dict(num_train=32, num_val=8, size=64, seed=1)
 
@@ -114,6 +114,8 @@ def toy_version_of(config: str, out_path: str, data_root: str, size: int = 64,
         if isinstance(node, dict):
             if 'pretrained' in node and not isinstance(node['pretrained'], bool):
                 node['pretrained'] = None
+            elif node.get('pretrained') is True:  # timm's "download ImageNet weights"
+                node['pretrained'] = False
             if isinstance(node.get('init_cfg'), dict) and \
                     node['init_cfg'].get('type') == 'Pretrained':
                 node['init_cfg'] = None
@@ -126,6 +128,11 @@ def toy_version_of(config: str, out_path: str, data_root: str, size: int = 64,
     model = cfg.model.to_dict()
     strip_weights(model)
     _set_num_classes(model, len(TOY_CLASSES))
+    if 'class_names' in model:  # language-guided models name their classes
+        model['class_names'] = 'toy'
+    backbone = model.get('backbone', {})
+    if 'efficientformer' in str(backbone.get('model_name', '')):
+        backbone['img_size'] = size  # its attention biases are sized for the input
     model['data_preprocessor']['size'] = (size, size)
     model['test_cfg'] = dict(mode='whole')
     pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),

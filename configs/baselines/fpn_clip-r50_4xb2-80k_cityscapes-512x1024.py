@@ -1,7 +1,7 @@
-# Semantic FPN on CLIP RN50, Cityscapes 512x1024 crops, 4 GPUs x 2 images, 80k, DenseCLIP's
-# optimiser. Conv-Former paper Table 2 lists Cityscapes results of this family; the crop,
-# batch and schedule are mmseg's Semantic FPN Cityscapes recipe (our choice: the papers do
-# not state theirs). Inference slides 512x1024 windows (stride 341x682).
+# Semantic FPN on CLIP RN50, Cityscapes.
+# 512x1024 crops, 4 GPUs x 2 images, 80k iterations of the DenseCLIP optimiser,
+# sliding-window inference (stride 341x682): the recipe of the CLIP Cityscapes baselines
+# (our choice: the papers do not state theirs).
 _base_ = [
     '../_base_/models/fpn_clip_resnet.py', '../_base_/datasets/cityscapes.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_80k_adamw_denseclip.py'

@@ -1,6 +1,7 @@
-# Semantic FPN on CLIP ViT-B/16 (DenseCLIP adapters), Cityscapes 512x1024 crops, 4 GPUs x 2
-# images, 80k, DenseCLIP's optimiser (crop/batch/schedule: mmseg's Semantic FPN Cityscapes
-# recipe, our choice). Positions stored for 512 px, resized to the 32x64 grid per forward.
+# Semantic FPN on CLIP ViT-B/16 (DenseCLIP adapters), Cityscapes.
+# 512x1024 crops, 4 GPUs x 2 images, 80k iterations of the DenseCLIP optimiser,
+# sliding-window inference (stride 341x682): the recipe of the CLIP Cityscapes baselines
+# (our choice: the papers do not state theirs).
 _base_ = [
     '../_base_/models/fpn_clip_vit.py', '../_base_/datasets/cityscapes.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_80k_adamw_denseclip.py'

@@ -19,7 +19,7 @@ def load_config(path: str, cfg_options: dict | None = None) -> Config:
     """Load a config file, merging ``--cfg-options``; one-line errors for bad paths."""
     if not osp.isfile(path):
         raise ConfigError(f'config {path} does not exist: expected the path of a .py config '
-                          'file, e.g. configs/toy/fpn_mobilenetv2-tiny_1xb8-1500_toy-96x96.py')
+                          'file, e.g. configs/toy/fpn_mobilenetv2-tiny_1xb8-1000_toy-96x96.py')
     try:
         cfg = Config.fromfile(path)
     except Exception as exc:  # mmengine raises SyntaxError, ImportError, KeyError, ...

@@ -35,6 +35,10 @@ class CLIPResNet(BaseModule):
             skipped when loading, as the baselines of DenseCLIP's table do).
         norm_eval: keep BatchNorm statistics frozen (eval mode) while training.
         norm_trainable: whether BatchNorm affine parameters receive gradients.
+        input_resolution: image size the attention pool's positional embedding is stored
+            for (grid ``input_resolution / 32``; CLIP's is 224 -> 7x7, DenseCLIP builds
+            512 -> 16x16); pretrained positions are resized into it when loaded, and the
+            grid is interpolated to the actual map at every forward either way.
     """
 
     def __init__(self,
@@ -44,6 +48,7 @@ class CLIPResNet(BaseModule):
                  with_embeddings: bool = True,
                  norm_eval: bool = False,
                  norm_trainable: bool = True,
+                 input_resolution: int | None = None,
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         cfg = get_clip_config(arch)
@@ -54,7 +59,7 @@ class CLIPResNet(BaseModule):
         self.out_indices = tuple(out_indices)
         self.with_embeddings = with_embeddings
         self.norm_eval = norm_eval
-        self.visual = build_visual_tower(arch, pretrained)
+        self.visual = build_visual_tower(arch, pretrained, image_size=input_resolution)
         pool = self.visual.attnpool
         if with_embeddings:
             grid = int(round((pool.positional_embedding.shape[0] - 1)**0.5))
@@ -76,7 +81,8 @@ class CLIPResNet(BaseModule):
         if self.pretrained is not None:
             load_pretrained_tower(
                 self.visual, self.arch, self.pretrained, 'visual', 'the CLIP ResNet backbone',
-                ignore_prefixes=() if self.with_embeddings else ('attnpool.', ))
+                ignore_prefixes=() if self.with_embeddings else ('attnpool.', ),
+                resize_pos_embed_keys=('attnpool.positional_embedding', ))
 
     def train(self, mode: bool = True) -> 'CLIPResNet':
         super().train(mode)

@@ -3,6 +3,7 @@
 Every method builds its CLIP parts from here; nothing else loads CLIP weights.
 """
 from .architectures import TINY_CLIP_ARCHITECTURES, get_clip_config, is_resnet
+from .context_text_encoder import LearnableContextTextEncoder
 from .factory import build_text_tower, build_visual_tower, load_pretrained_tower
 from .loading import (load_clip_state_dict, load_tower_weights, read_state_dict_file,
                       resolve_pretrained, tower_state_dict)
@@ -10,7 +11,7 @@ from .prompts import DEFAULT_TEMPLATE, resolve_templates, split_synonyms
 from .text_encoder import FrozenCLIPTextEncoder, resolve_class_names, tokenize
 
 __all__ = [
-    'DEFAULT_TEMPLATE', 'FrozenCLIPTextEncoder', 'TINY_CLIP_ARCHITECTURES',
+    'DEFAULT_TEMPLATE', 'FrozenCLIPTextEncoder', 'LearnableContextTextEncoder', 'TINY_CLIP_ARCHITECTURES',
     'build_text_tower', 'build_visual_tower', 'get_clip_config', 'is_resnet',
     'load_clip_state_dict', 'load_pretrained_tower', 'load_tower_weights',
     'read_state_dict_file', 'resolve_class_names', 'resolve_pretrained',

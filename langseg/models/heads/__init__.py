@@ -1,1 +1,4 @@
+"""Decode and auxiliary heads."""
+from .identity_head import ScoreMapIdentityHead
 
+__all__ = ['ScoreMapIdentityHead']

@@ -1,0 +1,15 @@
+# Semantic FPN on ImageNet EfficientFormerV2-S1 (timm), Cityscapes.
+# 512x1024 crops, 4 GPUs x 2 images, 80k iterations of the DenseCLIP optimiser,
+# sliding-window inference (stride 341x682): the recipe of the CLIP Cityscapes baselines
+# (our choice: the papers do not state theirs).
+_base_ = [
+    '../_base_/models/fpn_timm.py', '../_base_/datasets/cityscapes.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_80k_adamw_denseclip.py'
+]
+crop_size = (512, 1024)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(model_name='efficientformerv2_s1', pretrained=True, img_size=(512, 1024)),
+    neck=dict(in_channels=[32, 48, 120, 224]),
+    decode_head=dict(num_classes=19),
+    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(341, 682)))

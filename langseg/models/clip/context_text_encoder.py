@@ -1,0 +1,147 @@
+"""CLIP text encoder with learnable context tokens (CoOp style, as DenseCLIP uses it).
+
+DenseCLIP (Rao et al. 2022, Sec. 3.3, "context-aware prompting") replaces the hand-written
+template by ``n_ctx`` learnable context vectors shared by all classes:
+
+    tokens_k = [SOT, ctx_1 .. ctx_n, name_k tokens, EOT, pad]          (K, L, width)
+
+with the class names tokenised alone (context length ``L - n_ctx``: SOT, <= 3 BPE tokens,
+EOT for L = 13, n_ctx = 8), CLIP's causal mask and the positional embedding truncated to
+the first ``L`` positions (reference/denseclip.md). The EOT feature goes through
+``ln_final`` and the text projection; the embedding is *not* l2-normalised here (DenseCLIP
+normalises where it compares).
+
+The text transformer's weights are frozen (``requires_grad=False``); gradients still flow
+through it to the contexts. The official code instead leaves the weights trainable with
+lr_mult 0, which its poly schedule's ``min_lr`` turns into a small drift.
+
+The embeddings do not depend on the image. In training they are recomputed at each
+forward (the contexts change); in eval mode they are cached and recomputed only when the
+contexts (``_version`` of the parameter), the class list or the weights change.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from mmengine.model import BaseModule
+from torch import nn
+
+from ...registry import MODELS
+from .factory import build_text_tower, load_pretrained_tower
+from .prompts import split_synonyms
+from .text_encoder import resolve_class_names, tokenize
+
+
+@MODELS.register_module()
+class LearnableContextTextEncoder(BaseModule):
+    """Class names + learnable contexts -> CLIP text embeddings ``(K, D)``.
+
+    Args:
+        arch: CLIP architecture (name or dict) whose text tower is used.
+        pretrained: open_clip tag or weights file; loaded by :meth:`init_weights`.
+        class_names: list of names or a dataset key (``'ade20k'``); synonyms are not
+            supported here (one learnable prompt per class).
+        n_ctx: number of learnable context vectors (DenseCLIP: 8).
+        context_length: total sequence length (DenseCLIP: 13 = 8 contexts + 5).
+        ctx_init_std: std of the truncated-normal context init (clipped to [-2, 2]).
+        quick_gelu: activation of the tower; ``None`` decides from the weights.
+    """
+
+    def __init__(self,
+                 arch: str | dict = 'RN50',
+                 pretrained: str | None = None,
+                 class_names: str | Sequence[str] = (),
+                 n_ctx: int = 8,
+                 context_length: int = 13,
+                 ctx_init_std: float = 1.0,
+                 quick_gelu: bool | None = None,
+                 init_cfg: dict | None = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if not 0 < n_ctx < context_length - 2:
+            raise ValueError(f'n_ctx={n_ctx} leaves no room for a class name in '
+                             f'context_length={context_length}')
+        self.arch, self.pretrained = arch, pretrained
+        self.text = build_text_tower(arch, pretrained, quick_gelu)
+        self.text.requires_grad_(False)
+        self.text.eval()
+        if context_length > self.text.positional_embedding.shape[0]:
+            raise ValueError(f'context_length={context_length} exceeds the tower\'s '
+                             f'{self.text.positional_embedding.shape[0]} positions')
+        self.n_ctx, self.context_length = n_ctx, context_length
+        width = self.text.token_embedding.weight.shape[1]
+        self.contexts = nn.Parameter(torch.empty(1, n_ctx, width))
+        self.ctx_init_std = ctx_init_std
+        nn.init.trunc_normal_(self.contexts, std=ctx_init_std, a=-2.0, b=2.0)
+        mask = torch.full((context_length, context_length), float('-inf')).triu_(1)
+        self.register_buffer('causal_mask', mask, persistent=False)
+        self.register_buffer('name_tokens', None, persistent=False)
+        self.register_buffer('embeddings', None, persistent=False)
+        self._cache_key: tuple | None = None
+        self.class_names: list[str] = []
+        self.set_class_names(class_names)
+
+    @property
+    def embed_dim(self) -> int:
+        return self.text.output_dim
+
+    def set_class_names(self, class_names: str | Sequence[str]) -> None:
+        """Tokenise the class names alone (SOT, name, EOT) in ``L - n_ctx`` tokens."""
+        names = resolve_class_names(class_names)
+        for name in names:
+            if len(split_synonyms(name)) > 1:
+                raise ValueError(f'class name {name!r}: synonyms are not supported with '
+                                 'learnable contexts (one prompt per class)')
+        self.class_names = names
+        self.name_tokens = tokenize(names, self.context_length - self.n_ctx) if names \
+            else None
+        self._cache_key = None
+        self.embeddings = None
+
+    def init_weights(self) -> None:
+        """Load CLIP's text weights named by ``pretrained``; contexts keep their init."""
+        super().init_weights()
+        if self.pretrained is not None:
+            load_pretrained_tower(self.text, self.arch, self.pretrained, 'text',
+                                  'the text encoder')
+        self._cache_key = None
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._cache_key = None
+
+    def train(self, mode: bool = True) -> 'LearnableContextTextEncoder':
+        super().train(mode)
+        self.text.eval()
+        return self
+
+    def forward_uncached(self) -> torch.Tensor:
+        """Run the text transformer on [SOT, contexts, names, EOT]: ``(K, D)``."""
+        if self.name_tokens is None:
+            raise ValueError('no class names: set class_names in the config')
+        text = self.text
+        tokens = self.name_tokens.to(self.contexts.device)            # K, L - n_ctx
+        k = tokens.shape[0]
+        embedded = text.token_embedding(tokens)                      # K, L - n_ctx, W
+        contexts = self.contexts.to(embedded.dtype).expand(k, -1, -1)
+        x = torch.cat([embedded[:, :1], contexts, embedded[:, 1:]], dim=1)  # K, L, W
+        x = x + text.positional_embedding[:self.context_length].to(x.dtype)
+        x = text.transformer(x, attn_mask=self.causal_mask.to(x.dtype))
+        x = text.ln_final(x)
+        eot = tokens.argmax(dim=-1) + self.n_ctx                     # EOT has the top id
+        pooled = x[torch.arange(k, device=x.device), eot]
+        projection = text.text_projection
+        if isinstance(projection, nn.Linear):
+            return projection(pooled)
+        return pooled @ projection if projection is not None else pooled
+
+    def forward(self) -> torch.Tensor:
+        """Class embeddings ``(K, D)``: fresh in training, cached in eval mode."""
+        if self.training or torch.is_grad_enabled() and self.contexts.requires_grad:
+            return self.forward_uncached()
+        key = (self.contexts._version, self.contexts.data_ptr(), tuple(self.class_names))
+        if self.embeddings is None or self._cache_key != key:
+            with torch.no_grad():
+                self.embeddings = self.forward_uncached()
+            self._cache_key = key
+        return self.embeddings

@@ -1,0 +1,176 @@
+"""DenseCLIP's language-guided fusion: context decoder, gamma update, pixel-text scores.
+
+Rao et al., "DenseCLIP: Language-Guided Dense Prediction with Context-Aware Prompting",
+CVPR 2022, read with reference/denseclip.md:
+
+* visual context ``v = [global; dense_1 .. dense_HW]`` (B, 1+HW, C) from the backbone's
+  attention pool (CLIP ResNet / ViT); a backbone without one gets a randomly initialised
+  :class:`~langseg.models.layers.DenseAttentionPool2d` on its last stage (the "any
+  backbone" rows: ImageNet ResNet, Swin, lightweight CNNs);
+* vision-to-language prompting (Sec. 3.3, Eq. 6): ``t <- t + gamma * Dec(t, v)``, a
+  3-layer pre-norm transformer decoder (width 256, 4 heads, dropout 0.1, no qkv bias)
+  whose queries are the K class embeddings and whose memory is ``v``; ``gamma`` is a
+  learnable vector initialised to 1e-4;
+* pixel-text score map (Sec. 3.2, Eq. 4): ``S = l2norm(dense) . l2norm(t)^T``
+  (B, K, H, W), concatenated to the backbone map of ``score_level`` (index 3 for ResNets,
+  2 for the ViT) before the FPN.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import nn
+
+from ...registry import MODELS
+from ..layers import DenseAttentionPool2d, MultiHeadAttention
+
+
+class ContextDecoderLayer(nn.Module):
+    """Pre-norm decoder layer: self-attention, cross-attention to memory, MLP (x4)."""
+
+    def __init__(self, width: int, num_heads: int, dropout: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width)
+        self.self_attn = MultiHeadAttention(width, num_heads, qkv_bias=False,
+                                            proj_drop=dropout)
+        self.norm2 = nn.LayerNorm(width)
+        self.cross_attn = MultiHeadAttention(width, num_heads, qkv_bias=False,
+                                             proj_drop=dropout)
+        self.norm3 = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(nn.Linear(width, width * 4), nn.GELU(),
+                                 nn.Dropout(dropout), nn.Linear(width * 4, width))
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        y = self.norm1(x)
+        x = x + self.self_attn(y, y, y)
+        x = x + self.cross_attn(self.norm2(x), memory, memory)
+        return x + self.mlp(self.norm3(x))
+
+
+@MODELS.register_module()
+class ContextDecoder(BaseModule):
+    """DenseCLIP's context decoder: ``Dec(t, v)`` of Eq. 6 (see module docstring).
+
+    Args:
+        visual_dim: width of the text embeddings and the visual context (C).
+        width: decoder width (256).
+        num_heads: decoder heads (4).
+        num_layers: decoder layers (3).
+        dropout: dropout in attention outputs and MLP (0.1).
+    """
+
+    def __init__(self, visual_dim: int, width: int = 256, num_heads: int = 4,
+                 num_layers: int = 3, dropout: float = 0.1,
+                 init_cfg: dict | None = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.memory_proj = nn.Sequential(nn.LayerNorm(visual_dim),
+                                         nn.Linear(visual_dim, width), nn.LayerNorm(width))
+        self.text_proj = nn.Sequential(nn.LayerNorm(visual_dim), nn.Linear(visual_dim, width))
+        self.layers = nn.ModuleList(
+            ContextDecoderLayer(width, num_heads, dropout) for _ in range(num_layers))
+        self.out_proj = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, visual_dim))
+        self.apply(self._init_linear)
+
+    @staticmethod
+    def _init_linear(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def forward(self, text: torch.Tensor, visual: torch.Tensor) -> torch.Tensor:
+        """``text`` (B, K, C), ``visual`` (B, N, C) -> update (B, K, C)."""
+        memory = self.memory_proj(visual)
+        x = self.text_proj(text)
+        for layer in self.layers:
+            x = layer(x, memory)
+        return self.out_proj(x)
+
+
+def _spatial_side(stride: int, crop: int = 512) -> int:
+    return max(1, crop // stride)
+
+
+@MODELS.register_module()
+class DenseCLIPFusion(BaseModule):
+    """Context decoder + score map: the DenseCLIP part between backbone and FPN.
+
+    Called by :class:`~langseg.models.segmentors.LanguageGuidedEncoderDecoder` as
+    ``fusion(features, text) -> (features for the neck, score map)``.
+
+    Args:
+        in_channels: channels of the backbone's maps (given by the segmentor).
+        text_dim: width of the class embeddings (given by the segmentor).
+        num_classes: K (given by the segmentor).
+        score_level: index of the map the score map is concatenated to.
+        context_decoder: config of the :class:`ContextDecoder` (``visual_dim`` is filled).
+        gamma_init: initial value of the learnable ``gamma`` vector (1e-4).
+        pool: settings of the random attention pool built when the backbone returns no
+            (global, dense) embeddings: ``dict(num_heads=..., spacial_dim=...)``;
+            ``spacial_dim`` is the side of the stored positional grid (input 512 / 32).
+    """
+
+    def __init__(self, in_channels: Sequence[int], text_dim: int, num_classes: int,
+                 score_level: int = 3, context_decoder: dict | None = None,
+                 gamma_init: float = 1e-4, pool: dict | None = None,
+                 init_cfg: dict | None = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.in_channels = list(in_channels)
+        self.text_dim, self.num_classes, self.score_level = text_dim, num_classes, score_level
+        decoder_cfg = dict(type='ContextDecoder', **(context_decoder or {}))
+        decoder_cfg['visual_dim'] = text_dim
+        self.context_decoder = MODELS.build(decoder_cfg)
+        self.gamma = nn.Parameter(torch.full((text_dim,), gamma_init))
+        self.pool = None
+        if pool is not None:
+            pool = dict(pool)
+            self.pool = DenseAttentionPool2d(
+                spacial_dim=pool.pop('spacial_dim', _spatial_side(32)),
+                embed_dim=self.in_channels[-1], num_heads=pool.pop('num_heads', 8),
+                output_dim=text_dim)
+            if pool:
+                raise ValueError(f'unknown attention pool settings {sorted(pool)}: expected '
+                                 'num_heads, spacial_dim')
+
+    def neck_in_channels(self) -> list[int]:
+        """Channels the neck receives: the backbone's plus K at ``score_level``."""
+        channels = list(self.in_channels)
+        channels[self.score_level] += self.num_classes
+        return channels
+
+    def embeddings(self, features: Sequence) -> tuple[torch.Tensor, torch.Tensor]:
+        """(global (B, C), dense (B, C, H, W)) from the backbone or the random pool."""
+        if self.pool is not None:
+            return self.pool(features[len(self.in_channels) - 1])
+        if len(features) <= len(self.in_channels):
+            raise ValueError('the backbone returns no (global, dense) embeddings: set '
+                             'with_embeddings=True on a CLIP backbone, or give the fusion '
+                             'a pool=dict(num_heads=...) for any other backbone')
+        global_emb, dense = features[len(self.in_channels)]
+        return global_emb, dense
+
+    def forward(self, features: Sequence, text: torch.Tensor
+                ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """``features``: backbone maps (+ [global, dense]); ``text`` (K, C)."""
+        global_emb, dense = self.embeddings(features)
+        b, c, h, w = dense.shape
+        visual = torch.cat([global_emb.reshape(b, 1, c), dense.reshape(b, c, h * w)
+                            .transpose(1, 2)], dim=1)                  # B, 1+HW, C
+        text = text.to(dense.dtype).unsqueeze(0).expand(b, -1, -1)     # B, K, C
+        text = text + self.gamma * self.context_decoder(text, visual)
+        score = torch.einsum('bchw,bkc->bkhw', F.normalize(dense, dim=1),
+                             F.normalize(text, dim=2))
+        maps = list(features[:len(self.in_channels)])
+        target = maps[self.score_level]
+        if target.shape[-2:] != score.shape[-2:]:
+            raise ValueError(f'score map {tuple(score.shape[-2:])} does not match the map '
+                             f'of level {self.score_level} {tuple(target.shape[-2:])}: '
+                             'choose the score_level of the embeddings\' stride')
+        maps[self.score_level] = torch.cat([target, score], dim=1)
+        return maps, score

@@ -1,0 +1,119 @@
+"""The language-guided encoder-decoder shared by DenseCLIP, Conv-Former and CLIP-SP.
+
+    image -> backbone -> maps (+ [global, dense] embeddings)
+    class names -> text encoder (frozen and cached, or with learnable contexts) -> T
+    (maps, T) -> fusion -> maps with the score map concatenated, score map S
+    maps -> neck (FPN) -> decode head -> logits;   S -> identity head (auxiliary loss)
+
+The fusion module (``DenseCLIPFusion``, ``ConvFormerNeck``, ...) is any registered
+module with the call ``fusion(features, text) -> (maps, score)`` and a method
+``neck_in_channels()``. Its constructor receives ``in_channels`` (the backbone's
+channels, read from the neck's ``in_channels``, or the decode head's when there is no
+neck), ``text_dim`` and ``num_classes`` from the segmentor; the neck (or head) is then
+built with the fused channels, so a config lists the *backbone's* channels and changing
+the class list needs no other edit.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Sequence
+
+import torch
+from mmengine.utils import is_list_of
+from mmseg.models.segmentors import EncoderDecoder
+from mmseg.utils import add_prefix
+
+from ...registry import MODELS
+from ...utils.errors import ConfigError
+from ..clip.text_encoder import resolve_class_names
+
+
+@MODELS.register_module()
+class LanguageGuidedEncoderDecoder(EncoderDecoder):
+    """EncoderDecoder with a text encoder, a fusion module and an identity head.
+
+    Args:
+        class_names: the K class names (list, or a dataset key such as ``'ade20k'``);
+            given to the text encoder.
+        text_encoder: config of the text encoder (``FrozenCLIPTextEncoder`` or
+            ``LearnableContextTextEncoder``); its ``class_names`` are filled in.
+        fusion: config of the fusion module; ``in_channels``, ``text_dim`` and
+            ``num_classes`` are filled in.
+        identity_head: optional auxiliary head on the score map
+            (``ScoreMapIdentityHead``); ``num_classes`` is filled in.
+        backbone, neck, decode_head, auxiliary_head, train_cfg, test_cfg,
+        data_preprocessor, init_cfg: as for mmseg's ``EncoderDecoder``.
+    """
+
+    def __init__(self, backbone: dict, text_encoder: dict, fusion: dict,
+                 decode_head: dict, class_names: str | Sequence[str],
+                 neck: dict | None = None, auxiliary_head: dict | list | None = None,
+                 identity_head: dict | None = None, train_cfg: dict | None = None,
+                 test_cfg: dict | None = None, data_preprocessor: dict | None = None,
+                 pretrained: str | None = None, init_cfg: dict | None = None) -> None:
+        names = resolve_class_names(class_names)
+        if not names:
+            raise ConfigError('model.class_names is empty: expected a list of class '
+                              "names or a dataset key such as 'ade20k'")
+        if decode_head.get('num_classes') != len(names):
+            raise ConfigError(f"decode_head.num_classes={decode_head.get('num_classes')} "
+                              f'but model.class_names has {len(names)} names: expected '
+                              'the same K')
+        text_encoder_module = MODELS.build(dict(text_encoder, class_names=names))
+        target = 'neck' if neck is not None else 'decode_head'
+        receiver = copy.deepcopy(neck if neck is not None else decode_head)
+        if not is_list_of(list(receiver.get('in_channels', [])), int):
+            raise ConfigError(f'{target}.in_channels must list the backbone channels')
+        fusion_module = MODELS.build(dict(fusion, in_channels=list(receiver['in_channels']),
+                                          text_dim=text_encoder_module.embed_dim,
+                                          num_classes=len(names)))
+        receiver['in_channels'] = fusion_module.neck_in_channels()
+        if neck is not None:
+            neck = receiver
+        else:
+            decode_head = receiver
+        super().__init__(backbone=backbone, decode_head=decode_head, neck=neck,
+                         auxiliary_head=auxiliary_head, train_cfg=train_cfg,
+                         test_cfg=test_cfg, data_preprocessor=data_preprocessor,
+                         pretrained=pretrained, init_cfg=init_cfg)
+        self.class_names = names
+        self.text_encoder = text_encoder_module
+        self.fusion = fusion_module
+        self.identity_head = MODELS.build(dict(identity_head, num_classes=len(names))) \
+            if identity_head is not None else None
+        embed_dim = getattr(self.backbone, 'embed_dim', None)
+        if embed_dim is not None and embed_dim != text_encoder_module.embed_dim \
+                and getattr(fusion_module, 'pool', None) is None \
+                and getattr(fusion_module, 'use_embeddings', True):
+            raise ConfigError(f'the backbone embeds in {embed_dim} dims but the text encoder '
+                              f'in {text_encoder_module.embed_dim}: expected the same CLIP '
+                              'architecture for both')
+
+    @property
+    def with_identity_head(self) -> bool:
+        return self.identity_head is not None
+
+    def extract_feat_and_score(self, inputs: torch.Tensor
+                               ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Backbone, text encoder, fusion and neck: (features, score map)."""
+        features = self.backbone(inputs)
+        text = self.text_encoder()
+        maps, score = self.fusion(features, text)
+        if self.with_neck:
+            maps = self.neck(maps)
+        return maps, score
+
+    def extract_feat(self, inputs: torch.Tensor) -> list[torch.Tensor]:
+        return self.extract_feat_and_score(inputs)[0]
+
+    def loss(self, inputs: torch.Tensor, data_samples: list) -> dict:
+        """Decode-head loss + auxiliary heads + identity loss on the score map."""
+        x, score = self.extract_feat_and_score(inputs)
+        losses = dict()
+        losses.update(self._decode_head_forward_train(x, data_samples))
+        if self.with_auxiliary_head:
+            losses.update(self._auxiliary_head_forward_train(x, data_samples))
+        if self.with_identity_head:
+            losses.update(add_prefix(
+                self.identity_head.loss(score, data_samples, self.train_cfg), 'identity'))
+        return losses

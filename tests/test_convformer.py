@@ -1,0 +1,216 @@
+"""Conv-Former (paper 000): the lightweight cross attention against an explicit reference,
+the parameter inventory of each block, the outer residual and score map, and the frozen
+text encoder running once per training run."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.registry import init_default_scope
+
+import langseg  # noqa: F401
+from langseg.models.layers import MultiHeadAttention
+from langseg.models.necks.convformer import (Conv2Former, ConvFormerBlock, ConvFormerNeck,
+                                             Former, Former2Conv)
+from mmseg.registry import MODELS
+
+torch.manual_seed(0)
+
+
+def explicit_mha(q, k, v, heads, weighting='softmax'):
+    """``concat_h softmax(q_h k_h^T / sqrt(d)) v_h`` written out, (B, N, C) tokens."""
+    b, nq, c = q.shape
+    d = c // heads
+    outs = []
+    for h in range(heads):
+        qh, kh, vh = (t[..., h * d:(h + 1) * d] for t in (q, k, v))
+        logits = qh @ kh.transpose(1, 2) / math.sqrt(d)
+        if weighting == 'softmax':
+            weights = torch.softmax(logits, dim=-1)
+        else:
+            weights = logits / kh.shape[1]
+        outs.append(weights @ vh)
+    return torch.cat(outs, dim=-1)
+
+
+@pytest.mark.parametrize('weighting', ['softmax', 'inner_product'])
+def test_conv2former_matches_explicit_attention(weighting):
+    dim, heads, k = 32, 4, 7
+    block = Conv2Former(dim, heads, weighting, dict(type='BN')).eval()
+    text, image = torch.randn(2, k, dim), torch.randn(2, dim, 9, 12)
+    x = block.downsample(image)
+    assert x.shape[-2:] == (3, 4)          # stride-3 kernel-3 downsampling
+    tokens = x.flatten(2).transpose(1, 2)
+    attn = block.attn
+    q = text @ attn.q_proj.weight.T + attn.q_proj.bias   # W^Q on the text
+    ref = explicit_mha(q, tokens, tokens, heads, weighting)  # image keys/values unprojected
+    ref = ref @ attn.out_proj.weight.T + attn.out_proj.bias  # W^O
+    torch.testing.assert_close(block(text, image), text + ref, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('weighting', ['softmax', 'inner_product'])
+def test_former2conv_matches_explicit_attention(weighting):
+    dim, heads, k = 32, 4, 5
+    block = Former2Conv(dim, heads, weighting).eval()
+    text, image = torch.randn(2, k, dim), torch.randn(2, dim, 6, 5)
+    pixels = image.flatten(2).transpose(1, 2)             # unprojected pixel queries
+    attn = block.attn
+    keys = text @ attn.k_proj.weight.T + attn.k_proj.bias
+    values = text @ attn.v_proj.weight.T + attn.v_proj.bias
+    ref = explicit_mha(pixels, keys, values, heads, weighting)
+    ref = image + ref.transpose(1, 2).reshape(image.shape)
+    torch.testing.assert_close(block(image, text), ref, atol=1e-5, rtol=1e-5)
+
+
+def test_former_is_a_post_norm_block_with_ffn_expansion_two():
+    dim, heads = 32, 4
+    former = Former(dim, heads, ffn_ratio=2, dropout=0.0).eval()
+    assert former.ffn[0].out_features == 2 * dim
+    t = torch.randn(3, 6, dim)
+    a = former.attn
+    q, k, v = (t @ p.weight.T + p.bias for p in (a.q_proj, a.k_proj, a.v_proj))
+    y = explicit_mha(q, k, v, heads) @ a.out_proj.weight.T + a.out_proj.bias
+    y = F.layer_norm(t + y, (dim, ), former.norm1.weight, former.norm1.bias)
+    ffn = F.linear(F.gelu(F.linear(y, former.ffn[0].weight, former.ffn[0].bias)),
+                   former.ffn[3].weight, former.ffn[3].bias)
+    ref = F.layer_norm(y + ffn, (dim, ), former.norm2.weight, former.norm2.bias)
+    torch.testing.assert_close(former(t), ref, atol=1e-5, rtol=1e-5)
+
+
+def test_parameter_inventory_has_no_projection_where_the_paper_removes_it():
+    dim, heads = 64, 8
+    block = ConvFormerBlock(dim, heads, ffn_ratio=2, conv_expand_ratio=2,
+                            weighting='softmax', dropout=0.0, norm_cfg=dict(type='BN'))
+    names = {n for n, _ in block.named_parameters()}
+    # Conv2Former: W^Q and W^O only (image keys/values are not projected).
+    assert {'conv2former.attn.q_proj.weight', 'conv2former.attn.out_proj.weight'} <= names
+    assert not any(n.startswith(('conv2former.attn.k_proj', 'conv2former.attn.v_proj'))
+                   for n in names)
+    # Former2Conv: W^K and W^V only (pixel queries unprojected, no output projection).
+    assert {'former2conv.attn.k_proj.weight', 'former2conv.attn.v_proj.weight'} <= names
+    assert not any(n.startswith(('former2conv.attn.q_proj', 'former2conv.attn.out_proj'))
+                   for n in names)
+    # Former: a full MHSA (4 projections) + FFN 64 -> 128 -> 64 + two LayerNorms.
+    former = sum(p.numel() for p in block.former.parameters())
+    assert former == 4 * (dim * dim + dim) + (dim * 2 * dim + 2 * dim) + (2 * dim * dim + dim) \
+        + 2 * 2 * dim
+    # Conv: 1x1 expand, 3x3 depthwise, 1x1 project, each with BN.
+    conv = block.conv
+    assert conv.depthwise.conv.groups == 2 * dim and conv.depthwise.conv.kernel_size == (3, 3)
+    assert sum(p.numel() for p in conv.parameters()) == \
+        dim * 2 * dim + 2 * 2 * dim + 2 * dim * 9 + 2 * 2 * dim + 2 * dim * dim + 2 * dim
+    down = block.conv2former.downsample.conv
+    assert down.kernel_size == (3, 3) and down.stride == (3, 3)
+
+
+def test_neck_outer_residual_score_map_and_concatenation():
+    k, dim = 5, 32
+    neck = ConvFormerNeck(in_channels=[8, 16, 24, 48], text_dim=dim, num_classes=k,
+                          num_blocks=2, num_heads=4, use_embeddings=False).eval()
+    assert neck.neck_in_channels() == [8, 16, 24, dim + k]
+    feats = [torch.randn(2, c, s, s) for c, s in zip([8, 16, 24, 48], [32, 16, 8, 4])]
+    text = F.normalize(torch.randn(k, dim), dim=-1)
+    maps, score = neck(feats, text)
+    # the same computation written from Eq. 1-2
+    image = neck.image_proj(feats[3])
+    t, i = text.expand(2, -1, -1), image
+    for block in neck.blocks:
+        t, i = block(t, i)
+    t, i = t + text, i + image
+    ref_score = torch.einsum('bchw,bkc->bkhw', i, t)
+    torch.testing.assert_close(score, ref_score)
+    torch.testing.assert_close(maps[3], torch.cat([i, ref_score], 1))
+    for a, b in zip(maps[:3], feats[:3]):
+        assert a is b
+    assert len(neck.blocks) == 2
+
+
+def test_inner_product_and_block_count_options_are_validated():
+    with pytest.raises(ValueError, match='bridge'):
+        ConvFormerNeck([8], 16, 3, score_level=0, bridge='dot')
+    with pytest.raises(ValueError, match='num_blocks'):
+        ConvFormerNeck([8], 16, 3, score_level=0, num_blocks=0)
+    for n in range(1, 9):
+        neck = ConvFormerNeck([8], 16, 3, score_level=0, num_blocks=n, num_heads=2,
+                              use_embeddings=False, bridge='inner_product')
+        assert len(neck.blocks) == n
+        assert neck.blocks[0].former2conv.attn.weighting == 'inner_product'
+
+
+def test_attention_layer_rejects_bad_shapes():
+    with pytest.raises(ValueError, match='divisible'):
+        MultiHeadAttention(30, 4)
+    with pytest.raises(ValueError, match='W\\^K'):
+        MultiHeadAttention(32, 4, key_dim=16, k_proj=False)
+
+
+def tiny_convformer_model(**fusion):
+    init_default_scope('mmseg')
+    from langseg.datasets.toy_shapes import TOY_CLASSES
+    cfg = dict(
+        type='LanguageGuidedEncoderDecoder', class_names='toy',
+        data_preprocessor=dict(type='SegDataPreProcessor', mean=[0, 0, 0], std=[1, 1, 1],
+                               size=(64, 64)),
+        backbone=dict(type='CLIPResNet', arch='tiny-rn', with_embeddings=False),
+        text_encoder=dict(type='FrozenCLIPTextEncoder', arch='tiny-text'),
+        fusion=dict(type='ConvFormerNeck', num_blocks=2, num_heads=4, use_embeddings=False,
+                    **fusion),
+        neck=dict(type='FPN', in_channels=[32, 64, 128, 256], out_channels=16, num_outs=4),
+        decode_head=dict(type='FPNHead', in_channels=[16] * 4, in_index=[0, 1, 2, 3],
+                         feature_strides=[4, 8, 16, 32], channels=16,
+                         num_classes=len(TOY_CLASSES),
+                         loss_decode=dict(type='CrossEntropyLoss')))
+    return MODELS.build(cfg)
+
+
+def toy_batch(n=2, size=64, num_classes=10):
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    samples = []
+    for _ in range(n):
+        s = SegDataSample()
+        s.gt_sem_seg = PixelData(data=torch.randint(0, num_classes, (1, size, size)))
+        s.set_metainfo(dict(img_shape=(size, size), pad_shape=(size, size),
+                            ori_shape=(size, size)))
+        samples.append(s)
+    return torch.randn(n, 3, size, size), samples
+
+
+def test_frozen_text_encoder_runs_once_over_training_iterations():
+    model = tiny_convformer_model()
+    model.train()
+    calls = []
+    model.text_encoder.text.register_forward_hook(lambda *a: calls.append(1))
+    optim = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
+    inputs, samples = toy_batch()
+    for _ in range(3):
+        losses = model(inputs, samples, mode='loss')
+        loss = sum(v for k, v in losses.items() if 'loss' in k)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+    assert len(calls) == 1
+    assert not any(p.requires_grad for p in model.text_encoder.parameters())
+    model.eval()
+    with torch.no_grad():
+        model(inputs, mode='tensor')
+    assert len(calls) == 1
+    # the neck's K + C channels were sized by the segmentor
+    assert model.neck.lateral_convs[3].conv.in_channels == 32 + 10
+
+
+def test_segmentor_refuses_a_head_for_another_number_of_classes():
+    from langseg.utils.errors import ConfigError
+    init_default_scope('mmseg')
+    model = tiny_convformer_model()
+    cfg = dict(type='LanguageGuidedEncoderDecoder', class_names=['cat', 'dog'],
+               backbone=dict(type='CLIPResNet', arch='tiny-rn', with_embeddings=False),
+               text_encoder=dict(type='FrozenCLIPTextEncoder', arch='tiny-text'),
+               fusion=dict(type='ConvFormerNeck', use_embeddings=False, num_heads=4),
+               neck=dict(type='FPN', in_channels=[32, 64, 128, 256], out_channels=16,
+                         num_outs=4),
+               decode_head=dict(type='FPNHead', in_channels=[16] * 4, in_index=[0, 1, 2, 3],
+                                feature_strides=[4, 8, 16, 32], channels=16, num_classes=3))
+    with pytest.raises(ConfigError, match='num_classes=3 but model.class_names has 2'):
+        MODELS.build(cfg)
+    assert model.class_names[0] == 'background'

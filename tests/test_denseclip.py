@@ -1,0 +1,182 @@
+"""DenseCLIP: learnable-context text encoder, context decoder, score map, identity loss,
+optimiser groups, and the FLOPs/params of the published table."""
+import json
+import os.path as osp
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import init_default_scope
+from open_clip.tokenizer import SimpleTokenizer
+
+import langseg  # noqa: F401
+from langseg.models.clip import LearnableContextTextEncoder, build_text_tower
+from langseg.models.heads import ScoreMapIdentityHead
+from langseg.models.necks import ContextDecoder, DenseCLIPFusion
+from mmseg.registry import MODELS
+
+from .conftest import REPO, run_tool
+
+torch.manual_seed(0)
+CONTEXT_WORDS = ['a', 'photo', 'of', 'the', 'big', 'small', 'red', 'dog']
+
+
+def test_context_encoder_equals_open_clip_on_the_spelled_out_prompt():
+    """With the contexts set to the embeddings of 8 real tokens, the encoder must give
+    open_clip's text embedding of the prompt spelled with those tokens: the truncated
+    positions and the 13x13 causal mask change nothing before the EOT token."""
+    names = ['cat', 'traffic light', 'sky']
+    enc = LearnableContextTextEncoder('tiny-text', class_names=names).eval()
+    tok = SimpleTokenizer()
+    ids = [tok.encode(w) for w in CONTEXT_WORDS]
+    assert all(len(i) == 1 for i in ids)
+    with torch.no_grad():
+        enc.contexts.copy_(enc.text.token_embedding.weight[[i[0] for i in ids]][None])
+        ours = enc.forward_uncached()
+        reference = enc.text(tok([' '.join(CONTEXT_WORDS + [n]) for n in names]))
+    torch.testing.assert_close(ours, reference, atol=1e-5, rtol=1e-5)
+    assert enc.name_tokens.shape == (3, 5)  # SOT, <= 3 name tokens, EOT
+
+
+def test_gradients_reach_the_contexts_and_not_the_text_weights():
+    enc = LearnableContextTextEncoder('tiny-text', class_names=['cat', 'dog']).train()
+    enc().pow(2).sum().backward()
+    assert enc.contexts.grad is not None and enc.contexts.grad.abs().sum() > 0
+    for name, p in enc.text.named_parameters():
+        assert not p.requires_grad and p.grad is None, name
+    assert enc.contexts.shape == (1, 8, 48)
+    assert enc.contexts.abs().max() <= 2.0  # truncated normal in [-2, 2]
+
+
+def test_context_embeddings_are_cached_in_eval_until_the_contexts_change():
+    enc = LearnableContextTextEncoder('tiny-text', class_names=['cat', 'dog']).eval()
+    calls = []
+    enc.text.transformer.register_forward_hook(lambda *a: calls.append(1))
+    with torch.no_grad():
+        first = enc()
+        enc()
+        assert len(calls) == 1
+        enc.contexts.add_(0.5)  # an optimiser step
+        second = enc()
+    assert len(calls) == 2 and not torch.allclose(first, second)
+    enc.train()
+    enc()
+    enc()
+    assert len(calls) == 4  # training: recomputed (the contexts learn)
+
+
+def test_synonyms_are_refused_with_learnable_contexts():
+    with pytest.raises(ValueError, match='synonyms'):
+        LearnableContextTextEncoder('tiny-text', class_names=['car; automobile'])
+
+
+def test_context_decoder_matches_the_reference_structure():
+    dec = ContextDecoder(visual_dim=64)
+    assert len(dec.layers) == 3
+    layer = dec.layers[0]
+    assert layer.self_attn.num_heads == 4 and layer.self_attn.dim == 256
+    assert layer.self_attn.q_proj.bias is None and layer.cross_attn.k_proj.bias is None
+    assert layer.mlp[0].out_features == 1024
+    assert layer.self_attn.proj_drop.p == 0.1
+    fusion = DenseCLIPFusion([8, 16, 32, 64], text_dim=64, num_classes=3)
+    assert torch.all(fusion.gamma == 1e-4) and fusion.gamma.shape == (64, )
+    assert fusion.neck_in_channels() == [8, 16, 32, 67]
+
+
+def test_fusion_score_map_is_cosine_after_the_gamma_update():
+    fusion = DenseCLIPFusion([8, 16, 32, 64], text_dim=24, num_classes=3,
+                             context_decoder=dict(width=32)).eval()
+    with torch.no_grad():
+        fusion.gamma.fill_(0.3)
+    feats = [torch.randn(2, c, s, s) for c, s in zip([8, 16, 32, 64], [16, 8, 4, 2])]
+    global_emb, dense = torch.randn(2, 24), torch.randn(2, 24, 2, 2)
+    text = torch.randn(3, 24)
+    maps, score = fusion(feats + [[global_emb, dense]], text)
+    visual = torch.cat([global_emb[:, None], dense.flatten(2).transpose(1, 2)], 1)
+    t = text.expand(2, -1, -1)
+    t = t + 0.3 * fusion.context_decoder(t, visual)
+    ref = torch.einsum('bchw,bkc->bkhw', F.normalize(dense, dim=1), F.normalize(t, dim=2))
+    torch.testing.assert_close(score, ref)
+    torch.testing.assert_close(maps[3], torch.cat([feats[3], ref], 1))
+    assert score.abs().max() <= 1 + 1e-6
+
+
+def test_random_attention_pool_for_backbones_without_embeddings():
+    fusion = DenseCLIPFusion([8, 16, 32, 64], text_dim=24, num_classes=3,
+                             pool=dict(num_heads=4, spacial_dim=2))
+    feats = [torch.randn(1, c, s, s) for c, s in zip([8, 16, 32, 64], [16, 8, 4, 2])]
+    maps, score = fusion(feats, torch.randn(3, 24))
+    assert score.shape == (1, 3, 2, 2) and maps[3].shape[1] == 67
+    with pytest.raises(ValueError, match='no \\(global, dense\\) embeddings'):
+        DenseCLIPFusion([8], text_dim=24, num_classes=3, score_level=0)(
+            [torch.randn(1, 8, 2, 2)], torch.randn(3, 24))
+
+
+def test_identity_loss_is_cross_entropy_of_scores_over_tau():
+    init_default_scope('mmseg')
+    head = ScoreMapIdentityHead(num_classes=3, tau=0.07, loss_decode=dict(
+        type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4))
+    assert sum(p.numel() for p in head.parameters()) == 0
+    score = torch.tensor([[[[0.9, -0.2], [0.1, 0.3]],
+                           [[0.1, 0.8], [0.2, 0.3]],
+                           [[-0.5, 0.0], [0.7, 0.1]]]])            # 1 x 3 x 2 x 2
+    labels = torch.tensor([[[0, 1], [2, 255]]])                      # one ignored pixel
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    sample = SegDataSample()
+    sample.gt_sem_seg = PixelData(data=labels)
+    sample.set_metainfo(dict(img_shape=(2, 2), pad_shape=(2, 2)))
+    loss = head.loss_by_feat(head.forward(score), [sample])['loss_ce']
+    # by hand: per-pixel CE of S / 0.07, the ignored pixel contributing 0, averaged over
+    # all 4 pixels (mmseg's default reduction, as DenseCLIP's mmseg 0.x), times 0.4
+    logits = score / 0.07
+    per_pixel = [-torch.log_softmax(logits[0, :, i, j], 0)[c]
+                 for (i, j), c in [((0, 0), 0), ((0, 1), 1), ((1, 0), 2)]]
+    expected = 0.4 * torch.stack(per_pixel).sum() / 4
+    torch.testing.assert_close(loss, expected)
+    torch.testing.assert_close(
+        loss, 0.4 * F.cross_entropy(logits, labels, ignore_index=255, reduction='sum') / 4)
+
+
+def test_param_groups_contexts_at_base_lr_backbone_at_one_tenth():
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'denseclip',
+                                   'denseclip_clip-r50_8xb4-80k_ade20k-512x512.py'))
+    init_default_scope('mmseg')
+    model_cfg = cfg.model
+    model_cfg.backbone.update(arch='tiny-rn', pretrained=None, input_resolution=64)
+    model_cfg.text_encoder.update(arch='tiny-rn', pretrained=None)
+    model_cfg.neck.in_channels = [32, 64, 128, 256]
+    model_cfg.class_names = ['cat', 'dog', 'sky']
+    model_cfg.decode_head.num_classes = 3
+    model = MODELS.build(model_cfg)
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    lr = {id(p): g['lr'] for g in wrapper.optimizer.param_groups for p in g['params']}
+    base = cfg.optim_wrapper.optimizer.lr
+    assert lr[id(model.text_encoder.contexts)] == pytest.approx(base)
+    assert lr[id(model.fusion.gamma)] == pytest.approx(base)
+    assert all(lr[id(p)] == pytest.approx(base * 0.1) for p in model.backbone.parameters())
+    assert all(not p.requires_grad for p in model.text_encoder.text.parameters())
+    assert model.neck.lateral_convs[3].conv.in_channels == 256 + 3
+
+
+# (config, rule, published GFLOPs, published params M)
+PUBLISHED = [
+    ('denseclip_clip-r50_8xb4-80k_ade20k-512x512.py', 'input', 269.2, 50.3),
+    ('denseclip_clip-r101_8xb4-80k_ade20k-512x512.py', 'input', 346.3, 67.8),
+    ('denseclip_clip-vit-b16_8xb4-80k_ade20k-640x640.py', 'output', 1043.1, 105.3),
+]
+
+
+@pytest.mark.slow
+def test_denseclip_flops_and_params_reproduce_the_published_table(tmp_path):
+    for config, rule, gflops, params in PUBLISHED:
+        out = tmp_path / f'{config}.json'
+        proc = run_tool('get_flops.py', osp.join(REPO, 'configs', 'denseclip', config),
+                        '--shape', '1024', '--transposed-conv-rule', rule, '--json', str(out))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        row = json.loads(out.read_text())[0]
+        assert row['gflops'] == pytest.approx(gflops, rel=0.01), (config, row['gflops'])
+        assert row['params_m'] == pytest.approx(params, rel=0.01), (config, row['params_m'])
+        assert row['text_gflops'] > 0  # counted apart, excluded from 'gflops'
