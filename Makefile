@@ -26,7 +26,7 @@ DEMO_CONFIG   := configs/toy/convformer_mobilenetv2-tiny_1xb8-1000_toy-96x96.py
 DEMO_BASELINE := configs/toy/fpn_mobilenetv2-tiny_1xb8-1000_toy-96x96.py
 DEMO_WORK     := work_dirs/demo
 
-.PHONY: install demo test test-fast clean-demo
+.PHONY: install demo test test-fast clean-demo browser-deps
 
 install: $(STAMP)
 
@@ -56,10 +56,18 @@ demo: install
 	@$(VPY) tools/compare_runs.py "Semantic FPN=$(DEMO_WORK)/fpn" "Conv-Former + Semantic FPN=$(DEMO_WORK)/convformer"
 	@echo "PNG overlays: $(DEMO_WORK)/overlays/vis_data/vis_image/"
 
-test: install
+# The web-page test drives headless Chromium: Debian's chromium and chromium-driver.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	  else echo "the web-page test needs chromium and chromium-driver: install them (apt-get)"; exit 0; fi; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver; }
+
+test: install browser-deps
 	$(VPY) -m pytest -q --durations=15
 
-test-fast: install
+test-fast: install browser-deps
 	$(VPY) -m pytest -q -m "not slow"
 
 clean-demo:

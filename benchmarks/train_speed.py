@@ -151,7 +151,20 @@ def main(argv=None) -> int:
         if not osp.isfile(osp.join(REPO, config)) and not osp.isfile(config):
             print(f'error: config {config} not found', file=sys.stderr)
             return 2
-        rows.append(measure(config, args))
+    if len(args.configs) > 1:  # one process per config: peak memory is per process
+        import subprocess
+        import tempfile
+        for config in args.configs:
+            with tempfile.TemporaryDirectory() as tmp:
+                out = osp.join(tmp, 'row.json')
+                subprocess.run([sys.executable, __file__, config, '--iters', str(args.iters),
+                                '--warmup', str(args.warmup), '--size', str(args.size),
+                                '--batch', str(args.batch), '--device', args.device,
+                                '--json', out], check=True, stdout=subprocess.DEVNULL)
+                with open(out) as f:
+                    rows.extend(json.load(f))
+    else:
+        rows.append(measure(args.configs[0], args))
     print('| config | machine | AMP | input | batch | s / iter | iter / s | peak memory (MiB) '
           '| text forwards |')
     print('|---|---|---|---|---|---|---|---|---|')

@@ -58,7 +58,7 @@ def test_context_embeddings_are_cached_in_eval_until_the_contexts_change():
         first = enc()
         enc()
         assert len(calls) == 1
-        enc.contexts.add_(0.5)  # an optimiser step
+        enc.contexts.add_(torch.randn_like(enc.contexts))  # an optimiser step
         second = enc()
     assert len(calls) == 2 and not torch.allclose(first, second)
     enc.train()

@@ -1,5 +1,8 @@
 from .checks import DATASET_LAYOUTS, check_data_roots
+from .class_names import get_class_names, read_vocabulary
+from .open_vocab import COCOObjectDataset, PascalVOC20Dataset
 from .toy_shapes import TOY_CLASSES, ToyShapesDataset, generate_toy_shapes
 
-__all__ = ['DATASET_LAYOUTS', 'TOY_CLASSES', 'ToyShapesDataset', 'check_data_roots',
-           'generate_toy_shapes']
+__all__ = ['COCOObjectDataset', 'DATASET_LAYOUTS', 'PascalVOC20Dataset', 'TOY_CLASSES',
+           'ToyShapesDataset', 'check_data_roots', 'generate_toy_shapes', 'get_class_names',
+           'read_vocabulary']

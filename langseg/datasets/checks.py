@@ -27,6 +27,11 @@ DATASET_LAYOUTS: dict[str, str] = {
                               'ImageSets/SegmentationContext/{train,val}.txt',
     'COCOStuffDataset': 'coco_stuff164k/{images,annotations}/{train2017,val2017}/'
                         '(*.jpg, *_labelTrainIds.png)',
+    'PascalVOC20Dataset': 'VOCdevkit/VOC2012/{JPEGImages,SegmentationClass}, '
+                          'ImageSets/Segmentation/val.txt',
+    'COCOObjectDataset': 'coco_stuff164k/{images,annotations}/val2017/'
+                         '(*.jpg, *_instanceTrainIds.png from '
+                         'tools/dataset_converters/coco_object.py)',
 }
 _IMG_SUFFIX_DEFAULTS = {'CityscapesDataset': '_leftImg8bit.png'}
 _SELF_GENERATING = {'ToyShapesDataset'}

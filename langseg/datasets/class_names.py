@@ -6,6 +6,8 @@ COCO-Stuff's 171, in COCO's order); VOC20 is VOC without background.
 """
 from __future__ import annotations
 
+import os.path as osp
+
 from mmseg.datasets import (ADE20KDataset, CityscapesDataset, COCOStuffDataset,
                             PascalContextDataset, PascalContextDataset59,
                             PascalVOCDataset)
@@ -38,3 +40,29 @@ def get_class_names(key: str) -> tuple[str, ...]:
         raise ConfigError(f'unknown class-name list {key!r}: expected one of '
                           f'{", ".join(CLASS_NAMES)} or a list of names')
     return CLASS_NAMES[key]
+
+
+VOCABULARY_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'vocabularies')
+
+
+def read_vocabulary(path: str) -> list[str]:
+    """Class names from a vocabulary file: a path, or a file name in
+    ``langseg/datasets/vocabularies/`` (``voc21.txt``: VOC with 26 background words on
+    line 0, ...). One class per line, synonyms separated by ``;``, ``#`` comments."""
+    full = osp.expanduser(path)
+    if not osp.isfile(full):
+        full = osp.join(VOCABULARY_DIR, path)
+    if not osp.isfile(full):
+        import glob
+        known = sorted(osp.basename(p) for p in glob.glob(osp.join(VOCABULARY_DIR, '*.txt')))
+        raise ConfigError(f'vocabulary file {path!r} not found: expected a path or one of '
+                          f'{", ".join(known)}')
+    names = []
+    with open(full, encoding='utf-8') as f:
+        for line in f:
+            line = line.split('#', 1)[0].strip()
+            if line:
+                names.append('; '.join(w.strip() for w in line.split(';') if w.strip()))
+    if not names:
+        raise ConfigError(f'vocabulary file {full} lists no class names')
+    return names

@@ -1,7 +1,9 @@
-"""Backbones: CLIP ResNet/ViT with dense outputs, and a generic timm feature wrapper.
-(ImageNet ResNet, MobileNetV2 and Swin come from mmseg.)"""
+"""Backbones: CLIP ResNet/ViT with dense outputs, a generic timm feature wrapper, and vision
+foundation models (VFMs). (ImageNet ResNet, MobileNetV2 and Swin come from mmseg.)"""
 from .clip_resnet import CLIPResNet
 from .clip_vit import CLIPViT
 from .timm_backbone import TimmFeatureBackbone
+from .vfm import VFM_PRESETS, ModuleLayerVFM, TimmVFM
 
-__all__ = ['CLIPResNet', 'CLIPViT', 'TimmFeatureBackbone']
+__all__ = ['CLIPResNet', 'CLIPViT', 'ModuleLayerVFM', 'TimmFeatureBackbone', 'TimmVFM',
+           'VFM_PRESETS']

@@ -27,8 +27,9 @@ from torch import nn
 
 from ...registry import MODELS
 from ...utils.errors import ConfigError
-from ..clip import build_visual_tower, get_clip_config, is_resnet, load_pretrained_tower
-from ..layers import DropPath, resize_grid_pos_embed, residual_block_forward
+from ..clip import (build_visual_tower, embed_vit_tokens, get_clip_config, is_resnet,
+                    load_pretrained_tower)
+from ..layers import DropPath, residual_block_forward
 
 
 @MODELS.register_module()
@@ -95,15 +96,7 @@ class CLIPViT(BaseModule):
 
     def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
         """Patch embedding + class token + resized positions + ln_pre -> (B, 1+hw, C)."""
-        visual = self.visual
-        x = visual.conv1(x.to(visual.conv1.weight.dtype))
-        b, c, h, w = x.shape
-        tokens = x.flatten(2).transpose(1, 2)
-        cls = visual.class_embedding.to(tokens.dtype).expand(b, 1, c)
-        tokens = torch.cat([cls, tokens], dim=1)
-        pos = resize_grid_pos_embed(visual.positional_embedding, visual.grid_size, (h, w))
-        tokens = visual.patch_dropout(tokens + pos.to(tokens.dtype))
-        return visual.ln_pre(tokens), (h, w)
+        return embed_vit_tokens(self.visual, x)
 
     def forward(self, x: torch.Tensor) -> tuple:
         tokens, (h, w) = self.embed(x)

@@ -63,29 +63,7 @@ class TimmFeatureBackbone(BaseModule):
         self.pruned_keys = frozenset(full_keys - set(self.model.state_dict()))
 
     def _pretrained_state_dict(self) -> dict[str, torch.Tensor]:
-        source = self.pretrained
-        if isinstance(source, str) and osp.isfile(osp.expanduser(source)):
-            path = osp.expanduser(source)
-            if path.endswith('.safetensors'):
-                from safetensors.torch import load_file
-                return dict(load_file(path))
-            state = load_checkpoint_file(path)
-            for key in ('state_dict', 'model'):
-                if isinstance(state, dict) and isinstance(state.get(key), dict):
-                    state = state[key]
-            return state
-        name = self.model_name if source is True else str(source)
-        if '.' not in name and source is not True:
-            name = f'{self.model_name}.{name}'  # a bare tag
-        try:
-            return timm.create_model(name, pretrained=True).state_dict()
-        except Exception as exc:  # no network, unknown tag
-            reason = ' '.join(str(exc).split())[:200] or type(exc).__name__
-            raise CheckpointError(
-                f'cannot get timm weights {name} ({reason}): download them where there is '
-                f"network access (timm.create_model('{name}', pretrained=True) saves them "
-                "in the Hugging Face cache) and pass the file: pretrained='/path/to/"
-                "model.safetensors'") from None
+        return timm_state_dict(self.model_name, self.pretrained)
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -109,3 +87,31 @@ class TimmFeatureBackbone(BaseModule):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return tuple(self.model.forward_intermediates(x, indices=self.out_indices,
                                                       intermediates_only=True))
+
+
+def timm_state_dict(model_name: str, source: bool | str) -> dict[str, torch.Tensor]:
+    """timm weights for ``model_name``: ``True`` (its default tag), a tag (``'dino'``,
+    ``'vit_base_patch8_224.dino'``) or a local file (.safetensors / .pth, loaded with
+    ``weights_only=True``). A failed download names the weights and how to pass a file."""
+    if isinstance(source, str) and osp.isfile(osp.expanduser(source)):
+        path = osp.expanduser(source)
+        if path.endswith('.safetensors'):
+            from safetensors.torch import load_file
+            return dict(load_file(path))
+        state = load_checkpoint_file(path)
+        for key in ('state_dict', 'model'):
+            if isinstance(state, dict) and isinstance(state.get(key), dict):
+                state = state[key]
+        return state
+    name = model_name if source is True else str(source)
+    if '.' not in name and source is not True:
+        name = f'{model_name.split(".")[0]}.{name}'  # a bare tag
+    try:
+        return timm.create_model(name, pretrained=True).state_dict()
+    except Exception as exc:  # no network, unknown tag
+        reason = ' '.join(str(exc).split())[:200] or type(exc).__name__
+        raise CheckpointError(
+            f'cannot get timm weights {name} ({reason}): download them where there is '
+            f"network access (timm.create_model('{name}', pretrained=True) saves them "
+            "in the Hugging Face cache) and pass the file: pretrained='/path/to/"
+            "model.safetensors'") from None

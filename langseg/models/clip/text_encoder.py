@@ -32,9 +32,14 @@ def tokenize(texts: Sequence[str], context_length: int = 77) -> torch.Tensor:
 
 
 def resolve_class_names(class_names: str | Sequence[str]) -> list[str]:
-    """A list of class names, or the name of a dataset's list (see
-    ``langseg.datasets.class_names``)."""
+    """A list of class names, the key of a dataset's list (``'ade20k'``, see
+    ``langseg.datasets.class_names``), or a vocabulary file (``'voc21.txt'`` from
+    ``langseg/datasets/vocabularies/``, or any path): one class per line, synonyms
+    separated by ``;``, ``#`` starts a comment."""
     if isinstance(class_names, str):
+        if class_names.endswith('.txt'):
+            from ...datasets.class_names import read_vocabulary
+            return read_vocabulary(class_names)
         from ...datasets.class_names import get_class_names
         return list(get_class_names(class_names))
     return [str(c) for c in class_names]

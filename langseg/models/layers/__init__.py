@@ -1,8 +1,10 @@
 """Layers shared by every method (no method imports another; shared parts live here)."""
 from .attention import MultiHeadAttention
 from .attention_pool import DenseAttentionPool2d
+from .proxy_attention import proxy_affinity, proxy_attention, resize_value_grid
 from .pos_embed import resize_grid_pos_embed, square_grid
 from .transformer_blocks import DropPath, block_value_path, residual_block_forward
 
-__all__ = ['DenseAttentionPool2d', 'MultiHeadAttention', 'DropPath', 'block_value_path', 'resize_grid_pos_embed',
+__all__ = ['DenseAttentionPool2d', 'DropPath', 'MultiHeadAttention', 'block_value_path',
+           'proxy_affinity', 'proxy_attention', 'resize_grid_pos_embed', 'resize_value_grid',
            'residual_block_forward', 'square_grid']

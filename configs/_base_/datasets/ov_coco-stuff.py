@@ -1,0 +1,23 @@
+# Open-vocabulary evaluation (training-free methods): COCO-Stuff164k val2017, 171 classes.
+# Short side resized to 336 (ground truth kept at its native size), batch 1.
+dataset_type = 'COCOStuffDataset'
+data_root = 'data/coco_stuff164k'
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(2048, 336), keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs')
+]
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(img_path='images/val2017', seg_map_path='annotations/val2017'),
+        pipeline=test_pipeline))
+val_dataloader = test_dataloader
+test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+val_evaluator = test_evaluator

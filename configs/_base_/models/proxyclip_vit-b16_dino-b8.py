@@ -1,0 +1,26 @@
+# ProxyCLIP (training-free): OpenAI CLIP ViT-B/16 + DINO ViT-B/8 through proxy attention
+# (beta 1.2, gamma 3.0, logit scale 40), sliding windows 336/112 padded to multiples of 56,
+# the 80 OpenAI ImageNet templates, fp16 on CUDA. See docs/methods/proxyclip.md.
+model = dict(
+    type='ProxyCLIPSegmentor',
+    data_preprocessor=dict(
+        type='SegDataPreProcessor',
+        mean=[122.771, 116.746, 104.094],
+        std=[68.501, 66.632, 70.323],
+        bgr_to_rgb=True,
+        pad_val=0,
+        seg_pad_val=255),
+    clip=dict(arch='ViT-B-16', pretrained='openai'),
+    vfm=dict(type='TimmVFM', name='dino-b8', pretrained=True),
+    attention='proxy',
+    beta=1.2,
+    gamma=3.0,
+    logit_scale=40.0,
+    prob_thd=0.0,
+    slide_crop=336,
+    slide_stride=112,
+    pad_multiple=56,
+    window_batch_size=16,
+    templates='openai_imagenet',
+    precision='fp16',
+    class_names='voc21.txt')

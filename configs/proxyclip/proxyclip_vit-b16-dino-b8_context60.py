@@ -1,0 +1,10 @@
+# ProxyCLIP, CLIP ViT-B/16 + DINO ViT-B/8, training-free, on context60.
+# Published (ProxyCLIP, ECCV 2024): 35.3 mIoU (OpenCLIP ViT-H/14 + DINO: 35.4).
+# Evaluate: python tools/test.py configs/proxyclip/proxyclip_vit-b16-dino-b8_context60.py
+_base_ = [
+    '../_base_/models/proxyclip_vit-b16_dino-b8.py', '../_base_/datasets/ov_context60.py',
+    '../_base_/default_runtime.py'
+]
+model = dict(class_names='context60.txt', prob_thd=0.15, slide_crop=336, slide_stride=112)
+test_cfg = dict(type='TestLoop')
+val_cfg = dict(type='ValLoop')

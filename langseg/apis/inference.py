@@ -1,0 +1,140 @@
+"""One inference entry point: an image and class words -> label map and probabilities.
+
+    seg = OpenVocabularySegmenter('configs/proxyclip/proxyclip_vit-b16-dino-b8_voc21.py')
+    result = seg(image_rgb, 'cat; kitten, dog, sky')
+    result.labels      # (H, W) int64, index into result.class_names
+    result.probs       # (K, H, W) float32, per-class probability (max over synonyms)
+
+Explicit pre- and post-processing (segment-anything style): the image is resized as the
+config's test pipeline does (short side), normalised by the model's data preprocessor, and
+the prediction comes back at the original size.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..utils.errors import ConfigError, DataError
+
+
+@dataclass
+class SegmentationResult:
+    labels: np.ndarray
+    probs: np.ndarray
+    class_names: list[str]
+
+
+def parse_class_words(words: str | Sequence[str]) -> list[str]:
+    """``"cat; kitten, dog, sky"`` -> ``['cat; kitten', 'dog', 'sky']`` (classes separated by
+    commas or new lines, synonyms of a class by ``;``)."""
+    if isinstance(words, str):
+        words = [w for line in words.splitlines() for w in line.split(',')]
+    classes = []
+    for item in words:
+        synonyms = [s.strip() for s in str(item).split(';') if s.strip()]
+        if synonyms:
+            classes.append('; '.join(synonyms))
+    if not classes:
+        raise DataError('no class words given: expected words separated by commas, '
+                        'synonyms by ";" (e.g. "cat; kitten, dog, sky")')
+    return classes
+
+
+def _short_side(cfg) -> int | None:
+    pipeline = cfg.get('test_dataloader', {}).get('dataset', {}).get('pipeline', [])
+    for step in pipeline:
+        if step.get('type') == 'Resize' and step.get('keep_ratio'):
+            return int(min(step['scale']))
+    return None
+
+
+class OpenVocabularySegmenter:
+    """A training-free open-vocabulary segmentor built from a config.
+
+    Args:
+        config: config path or ``mmengine.Config`` (a ``ProxyCLIPSegmentor`` model).
+        device: ``'cpu'``, ``'cuda'`` or ``None`` (CUDA when available).
+        cfg_options: overrides, as ``--cfg-options`` gives them.
+        short_side: resize the image's short side to this first (default: the config's
+            test pipeline; ``0`` keeps the size).
+        max_side: refuse images whose longer side exceeds this (after nothing is resized).
+    """
+
+    def __init__(self, config, device: str | None = None, cfg_options: dict | None = None,
+                 short_side: int | None = None, max_side: int = 8192) -> None:
+        from mmengine.config import Config
+        from mmengine.registry import init_default_scope
+
+        import langseg  # noqa: F401  (registers the modules)
+        from ..engine.config import load_config
+        from ..registry import MODELS
+        cfg = config if isinstance(config, Config) else load_config(config, cfg_options)
+        if cfg_options and isinstance(config, Config):
+            cfg.merge_from_dict(cfg_options)
+        init_default_scope(cfg.get('default_scope', 'mmseg'))
+        if 'set_class_names' not in dir(MODELS.get(cfg.model.type) or object):
+            raise ConfigError(f'{cfg.model.type} cannot take new class words: expected an '
+                              'open-vocabulary config such as configs/proxyclip/*.py')
+        self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        self.model = MODELS.build(cfg.model)
+        self.model.init_weights()
+        self.model.to(self.device).eval()
+        self.short_side = _short_side(cfg) if short_side is None else (short_side or None)
+        self.max_side = max_side
+        self.cfg = cfg
+
+    def preprocess(self, image: np.ndarray) -> dict:
+        """RGB uint8 (H, W, 3) -> the model's batch (resized, normalised) + metadata."""
+        import cv2
+        from mmseg.structures import SegDataSample
+        if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3):
+            raise DataError('the image must be an RGB array of shape (H, W, 3)')
+        h, w = image.shape[:2]
+        if max(h, w) > self.max_side:
+            raise DataError(f'the image is {w}x{h}: expected at most {self.max_side} pixels '
+                            'on its longer side')
+        resized = image
+        if self.short_side:
+            scale = self.short_side / min(h, w)
+            resized = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                                 interpolation=cv2.INTER_LINEAR)
+        bgr = torch.from_numpy(np.ascontiguousarray(resized[..., ::-1])).permute(2, 0, 1)
+        sample = SegDataSample(metainfo=dict(img_shape=resized.shape[:2], ori_shape=(h, w)))
+        return self.model.data_preprocessor(dict(inputs=[bgr], data_samples=[sample]),
+                                            training=False)
+
+    @torch.no_grad()
+    def __call__(self, image: np.ndarray | str, words: str | Sequence[str]
+                 ) -> SegmentationResult:
+        """Segment ``image`` (RGB array or path) into the classes named by ``words``."""
+        if isinstance(image, str):
+            image = read_image(image)
+        classes = parse_class_words(words)
+        self.model.set_class_names(classes)
+        batch = self.preprocess(image)
+        batch['inputs'] = batch['inputs'].to(self.device)
+        sample = self.model.predict(batch['inputs'], batch['data_samples'])[0]
+        return SegmentationResult(labels=sample.pred_sem_seg.data[0].cpu().numpy(),
+                                  probs=sample.seg_logits.data.float().cpu().numpy(),
+                                  class_names=list(self.model.class_names))
+
+
+def read_image(path_or_bytes: str | bytes) -> np.ndarray:
+    """An RGB uint8 array from a file path or encoded bytes; clear error otherwise."""
+    import cv2
+    if isinstance(path_or_bytes, (bytes, bytearray)):
+        data = np.frombuffer(path_or_bytes, np.uint8)
+        where = 'the upload'
+    else:
+        import os.path as osp
+        if not osp.isfile(path_or_bytes):
+            raise DataError(f'image {path_or_bytes} does not exist')
+        data = np.fromfile(path_or_bytes, np.uint8)
+        where = path_or_bytes
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if bgr is None:
+        raise DataError(f'{where} is not an image: expected a JPEG, PNG, BMP or WebP file')
+    return np.ascontiguousarray(bgr[..., ::-1])

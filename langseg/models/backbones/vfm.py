@@ -1,0 +1,185 @@
+"""Vision foundation models (VFMs) as dense feature extractors, through timm.
+
+A VFM takes RGB images in [0, 255] (it normalises them with its own mean/std) and returns
+one feature map ``(B, C, h, w)``: what ProxyCLIP's proxy attention compares
+(reference/proxyclip.md, step 3):
+
+* ViTs (DINO, DINOv2 with registers, MAE): the last block's tokens after the final norm,
+  prefix tokens (CLS, registers) removed, on the patch grid; any input size (timm's
+  ``dynamic_img_size``);
+* SAM ViT-B: the image is resized to 1024 (its native size) and the neck output
+  (256 x 64 x 64) is returned.
+
+:class:`ModuleLayerVFM` turns any registered module into a VFM by reading one named
+layer's output (paper 004's UNet experiment is one config of it).
+"""
+from __future__ import annotations
+
+import difflib
+
+import timm
+import torch
+import torch.nn.functional as F
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+
+from ...registry import MODELS
+from ...utils.errors import CheckpointError, ConfigError
+from .timm_backbone import timm_state_dict
+
+#: Short names of the VFMs the ProxyCLIP paper uses -> timm model (with its weights tag).
+VFM_PRESETS: dict[str, dict] = {
+    'dino-b8': dict(model_name='vit_base_patch8_224.dino'),
+    'dino-b16': dict(model_name='vit_base_patch16_224.dino'),
+    'dino-s8': dict(model_name='vit_small_patch8_224.dino'),
+    'dino-s16': dict(model_name='vit_small_patch16_224.dino'),
+    'dinov2-b14-reg': dict(model_name='vit_base_patch14_reg4_dinov2.lvd142m'),
+    'mae-b16': dict(model_name='vit_base_patch16_224.mae'),
+    'sam-b': dict(model_name='samvit_base_patch16.sa1b', kind='sam', input_size=1024),
+}
+
+
+def _normaliser(module: torch.nn.Module, mean, std) -> None:
+    module.register_buffer('mean', torch.tensor(mean).view(1, 3, 1, 1) * 255, persistent=False)
+    module.register_buffer('std', torch.tensor(std).view(1, 3, 1, 1) * 255, persistent=False)
+
+
+@MODELS.register_module()
+class TimmVFM(BaseModule):
+    """A timm ViT / SAM as a VFM (see module docstring).
+
+    Args:
+        name: a preset of :data:`VFM_PRESETS` (``'dino-b8'``, ...), or ``None`` with
+            ``model_name``.
+        model_name: any timm model name (overrides the preset's).
+        pretrained: ``True`` (the preset's timm tag, downloaded), a local weights file,
+            or ``None``/``False`` (random weights, for tests).
+        kind: ``'vit'`` or ``'sam'``.
+        input_size: resize the input to this square size first (SAM: 1024).
+        model_kwargs: extra ``timm.create_model`` arguments (e.g. a tiny depth in tests).
+    """
+
+    def __init__(self, name: str | None = 'dino-b8', model_name: str | None = None,
+                 pretrained: bool | str | None = True, kind: str | None = None,
+                 input_size: int | None = None, model_kwargs: dict | None = None,
+                 init_cfg: dict | None = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        preset = {}
+        if name is not None:
+            if name not in VFM_PRESETS:
+                close = difflib.get_close_matches(name, list(VFM_PRESETS), n=3, cutoff=0.4)
+                raise ConfigError(f'unknown VFM {name!r}: expected one of '
+                                  f'{", ".join(VFM_PRESETS)}' +
+                                  (f' (closest: {", ".join(close)})' if close else '') +
+                                  ", or name=None with a timm model_name")
+            preset = VFM_PRESETS[name]
+        self.model_name = model_name or preset.get('model_name')
+        if not self.model_name:
+            raise ConfigError('TimmVFM needs a preset name or a timm model_name')
+        self.kind = kind or preset.get('kind', 'vit')
+        self.input_size = input_size or preset.get('input_size')
+        self.pretrained = pretrained
+        kwargs = dict(model_kwargs or {})
+        arch = self.model_name.split('.')[0]
+        if self.kind == 'vit':
+            kwargs.setdefault('dynamic_img_size', True)
+        try:
+            self.model = timm.create_model(arch, pretrained=False, num_classes=0, **kwargs)
+        except Exception as exc:
+            raise ConfigError(f'cannot build timm model {arch!r} for the VFM: '
+                              f'{" ".join(str(exc).split())[:200]}') from None
+        cfg = self.model.pretrained_cfg
+        _normaliser(self, cfg.get('mean', (0.485, 0.456, 0.406)),
+                    cfg.get('std', (0.229, 0.224, 0.225)))
+        self.model.eval().requires_grad_(False)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if not self.pretrained:
+            return
+        state = timm_state_dict(self.model_name, self.pretrained)
+        own = self.model.state_dict()
+        state = {k: v for k, v in state.items() if not k.startswith(('head.', 'fc_norm.'))
+                 or k in own}
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        if missing or unexpected:
+            raise CheckpointError(f'VFM weights do not fit {self.model_name}: {len(missing)} '
+                                  f'missing ({", ".join(missing[:5])}), {len(unexpected)} '
+                                  f'unexpected ({", ".join(unexpected[:5])})')
+        self.model.load_state_dict(state, strict=True)
+        print_log(f'loaded VFM {self.model_name}: {len(state)} tensors', logger='current')
+
+    def train(self, mode: bool = True) -> 'TimmVFM':
+        super().train(mode)
+        self.model.eval()  # frozen
+        return self
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        """``rgb`` (B, 3, H, W) in [0, 255] -> features (B, C, h, w)."""
+        x = (rgb - self.mean) / self.std
+        if self.input_size is not None:
+            x = F.interpolate(x, size=(self.input_size, self.input_size), mode='bilinear',
+                              align_corners=False)
+        if self.kind == 'sam':
+            return self.model.forward_features(x)
+        return self.model.forward_intermediates(x, indices=1, norm=True, output_fmt='NCHW',
+                                                intermediates_only=True)[-1]
+
+
+@MODELS.register_module()
+class ModuleLayerVFM(BaseModule):
+    """Any registered module as a VFM: the output of its layer ``layer``.
+
+    Args:
+        module: config of the module (any registry type, e.g. mmseg's ``UNet``).
+        layer: dotted name of the sub-module whose output (B, C, h, w) is the feature map
+            (a hook is registered once, here).
+        mean, std: normalisation of the module's input, in [0, 1] units (ImageNet).
+        checkpoint: optional weights file for the module (loaded with weights_only).
+    """
+
+    def __init__(self, module: dict, layer: str,
+                 mean: tuple = (0.485, 0.456, 0.406), std: tuple = (0.229, 0.224, 0.225),
+                 checkpoint: str | None = None, init_cfg: dict | None = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.module = MODELS.build(module)
+        layers = dict(self.module.named_modules())
+        if layer not in layers:
+            close = difflib.get_close_matches(layer, [n for n in layers if n], n=5, cutoff=0.3)
+            raise ConfigError(f'the VFM module has no layer {layer!r}: expected a dotted '
+                              f'sub-module name' + (f' such as {", ".join(close)}' if close
+                                                    else ''))
+        self.layer, self.checkpoint = layer, checkpoint
+        self._captured: list[torch.Tensor] = []
+        layers[layer].register_forward_hook(self._capture)
+        _normaliser(self, mean, std)
+        self.module.eval().requires_grad_(False)
+
+    def _capture(self, _module, _inputs, output) -> None:
+        self._captured.append(output[0] if isinstance(output, (list, tuple)) else output)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.checkpoint:
+            from ...engine.checkpoint import load_checkpoint_file
+            state = load_checkpoint_file(self.checkpoint)
+            state = state.get('state_dict', state) if isinstance(state, dict) else state
+            self.module.load_state_dict(state, strict=True)
+
+    def train(self, mode: bool = True) -> 'ModuleLayerVFM':
+        super().train(mode)
+        self.module.eval()
+        return self
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        self._captured.clear()
+        self.module((rgb - self.mean) / self.std)
+        if not self._captured:
+            raise RuntimeError(f'layer {self.layer!r} did not run in the forward pass')
+        feats = self._captured[-1]
+        self._captured.clear()
+        if feats.dim() != 4:
+            raise ValueError(f'layer {self.layer!r} gives a {feats.dim()}-D output: expected '
+                             'a (B, C, h, w) feature map')
+        return feats

@@ -1,0 +1,201 @@
+"""ProxyCLIP: the proxy attention against an explicit reference, its MaskCLIP limit, the
+sliding windows (batched = one at a time, any shape, full coverage), batches of images of
+different sizes, synonyms and thresholds."""
+import math
+import time
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.registry import init_default_scope
+
+import langseg  # noqa: F401
+from langseg.models.layers import proxy_affinity, proxy_attention
+from langseg.models.segmentors.proxyclip import symmetric_padding, window_starts
+from langseg.utils.errors import ConfigError
+from mmseg.registry import MODELS
+
+CLIP_MEAN = [122.771, 116.746, 104.094]
+CLIP_STD = [68.501, 66.632, 70.323]
+TINY_VFM = dict(type='TimmVFM', name=None, model_name='vit_small_patch8_224',
+                pretrained=None, model_kwargs=dict(depth=1, embed_dim=32, num_heads=2))
+
+
+def tiny_proxyclip(**kwargs):
+    init_default_scope('mmseg')
+    cfg = dict(type='ProxyCLIPSegmentor', class_names=['sky; cloud', 'cat', 'dog; puppy'],
+               clip=dict(arch='tiny-vit', pretrained=None), vfm=TINY_VFM,
+               templates='a photo of a {}.', slide_crop=56, slide_stride=28,
+               data_preprocessor=dict(type='SegDataPreProcessor', mean=CLIP_MEAN,
+                                      std=CLIP_STD, bgr_to_rgb=True))
+    cfg.update(kwargs)
+    torch.manual_seed(0)
+    return MODELS.build(cfg).eval()
+
+
+def reference_proxy_attention(values, feats, beta, gamma, heads):
+    """The formula of reference/proxyclip.md with explicit loops over images and heads."""
+    b, n, d = values.shape
+    out = torch.zeros_like(values)
+    for i in range(b):
+        f = feats[i].flatten(1).T                                   # N, C
+        f = f / f.norm(dim=1, keepdim=True)
+        s = f @ f.T
+        a = gamma * (s - beta * s.mean())
+        for h in range(heads):
+            sl = slice(h * d // heads, (h + 1) * d // heads)
+            for r in range(n):
+                keep = a[r] >= 0
+                weights = torch.where(keep, torch.exp(a[r] - a[r][keep].max()),
+                                      torch.zeros_like(a[r]))
+                weights = weights / weights.sum()
+                out[i, r, sl] = weights @ values[i, :, sl]
+    return out
+
+
+def test_proxy_attention_matches_the_explicit_formula():
+    torch.manual_seed(1)
+    feats = torch.randn(2, 16, 5, 6)
+    values = torch.randn(2, 30, 12)
+    ours = proxy_attention(values, feats, beta=1.2, gamma=3.0)
+    ref = reference_proxy_attention(values, feats, 1.2, 3.0, heads=4)
+    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+    # the mean is per image: image 1 alone gives the same rows as in the batch
+    torch.testing.assert_close(proxy_attention(values[1:], feats[1:]), ours[1:],
+                               atol=1e-6, rtol=1e-6)
+
+
+def test_orthonormal_vfm_features_reduce_to_the_value_path():
+    values = torch.randn(1, 12, 8)
+    feats = torch.eye(12).reshape(1, 12, 3, 4) * 5.0   # each token similar only to itself
+    torch.testing.assert_close(proxy_attention(values, feats), values)
+
+
+def test_all_masked_rows_do_not_give_nan():
+    feats = torch.ones(1, 4, 2, 2) + 0.01 * torch.randn(1, 4, 2, 2)
+    attn = proxy_affinity(feats, beta=5.0, gamma=3.0)   # beta * mean(S) > 1: all masked
+    assert torch.isfinite(attn).all()
+    torch.testing.assert_close(attn[0], torch.eye(4))
+
+
+def test_segmentor_with_orthonormal_vfm_equals_maskclip():
+    """The whole CLIP path: a VFM whose tokens are orthonormal on CLIP's own grid turns
+    proxy attention into MaskCLIP's value-only last block, out_proj(v)."""
+
+    class OrthonormalVFM(torch.nn.Module):
+        def forward(self, rgb):
+            b, _, h, w = rgb.shape
+            n = (h // 16) * (w // 16)
+            return torch.eye(n).reshape(1, n, h // 16, w // 16).expand(b, -1, -1, -1)
+
+    proxy = tiny_proxyclip()
+    proxy.vfm = OrthonormalVFM()
+    maskclip = tiny_proxyclip(attention='maskclip')
+    maskclip.load_state_dict(proxy.state_dict(), strict=False)
+    x = torch.randn(2, 3, 64, 80)
+    torch.testing.assert_close(proxy.dense_features(x), maskclip.dense_features(x),
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_window_rule_covers_every_pixel_of_any_shape():
+    assert window_starts(336, 336, 112) == [0]
+    assert window_starts(448, 336, 112) == [0, 112]
+    assert window_starts(500, 336, 112) == [0, 112, 164]
+    assert window_starts(100, 336, 112) == [0]
+    assert symmetric_padding(50, 75, 56) == (18, 19, 3, 3)
+    model = tiny_proxyclip(slide_crop=336, slide_stride=112, window_batch_size=4)
+    cover = torch.zeros(336, 448)
+    for y1, y2, x1, x2 in model.windows_of(336, 448):
+        cover[y1:y2, x1:x2] += 1
+    assert cover.min() >= 1
+    logits = model.slide_logits([torch.randn(3, 336, 448)])[0]
+    assert logits.shape == (3 + 2, 336, 448) and torch.isfinite(logits).all()
+
+
+def _batch(images):
+    from mmseg.structures import SegDataSample
+    h = max(i.shape[-2] for i in images)
+    w = max(i.shape[-1] for i in images)
+    batch = torch.zeros(len(images), 3, h, w)
+    samples = []
+    for k, img in enumerate(images):
+        batch[k, :, :img.shape[-2], :img.shape[-1]] = img
+        samples.append(SegDataSample(metainfo=dict(img_shape=tuple(img.shape[-2:]),
+                                                   ori_shape=tuple(img.shape[-2:]))))
+    return batch, samples
+
+
+def test_a_batch_of_two_sizes_equals_each_image_alone():
+    model = tiny_proxyclip()
+    torch.manual_seed(3)
+    a, b = torch.randn(3, 70, 90), torch.randn(3, 100, 60)
+    together = model.predict(*_batch([a, b]))
+    alone = [model.predict(*_batch([img]))[0] for img in (a, b)]
+    for t, s in zip(together, alone):
+        assert torch.equal(t.pred_sem_seg.data, s.pred_sem_seg.data)
+        torch.testing.assert_close(t.seg_logits.data, s.seg_logits.data, atol=1e-5, rtol=1e-4)
+    assert together[1].pred_sem_seg.data.shape == (1, 100, 60)
+
+
+def test_synonyms_take_the_max_and_the_threshold_gives_class_zero():
+    model = tiny_proxyclip(prob_thd=0.0)
+    logits = torch.zeros(5, 4, 4)   # queries: sky, cloud, cat, dog, puppy
+    logits[1] = 1.0                  # 'cloud' (class 0's synonym) wins everywhere
+    logits[4, 0, 0] = 2.0            # 'puppy' (class 2) wins one pixel
+    probs, labels = model.logits_to_prediction(logits, (4, 4))
+    assert probs.shape == (3, 4, 4)
+    assert labels[0, 0] == 2 and (labels.flatten()[1:] == 0).all()
+    soft = torch.softmax(logits * 40, dim=0)
+    torch.testing.assert_close(probs[2], torch.maximum(soft[3], soft[4]))
+    model.prob_thd = 0.99
+    _, labels = model.logits_to_prediction(torch.zeros(5, 4, 4), (4, 4))
+    assert (labels == 0).all()   # a uniform 0.2 is below the threshold
+
+
+def test_batched_windows_equal_one_at_a_time_and_are_not_slower():
+    model = tiny_proxyclip(slide_crop=56, slide_stride=28)
+    images = [torch.randn(3, 140, 196)]
+    model.window_batch_size = 1
+    model.slide_logits(images)  # warm-up
+    start = time.perf_counter()
+    one = model.slide_logits(images)[0]
+    t_one = time.perf_counter() - start
+    model.window_batch_size = 64
+    model.slide_logits(images)
+    start = time.perf_counter()
+    batched = model.slide_logits(images)[0]
+    t_batched = time.perf_counter() - start
+    torch.testing.assert_close(batched, one, atol=1e-5, rtol=1e-4)
+    assert t_batched <= t_one * 1.2, (t_batched, t_one)
+
+
+def test_text_is_encoded_once_across_windows_and_images():
+    model = tiny_proxyclip()
+    calls = []
+    model.text_encoder.text.register_forward_hook(lambda *a: calls.append(1))
+    model.predict(*_batch([torch.randn(3, 90, 120), torch.randn(3, 60, 60)]))
+    model.predict(*_batch([torch.randn(3, 90, 120)]))
+    assert len(calls) == 1
+
+
+def test_bad_settings_have_clear_errors():
+    with pytest.raises(ConfigError, match='unknown VFM'):
+        tiny_proxyclip(vfm=dict(type='TimmVFM', name='dino-b7', pretrained=None))
+    with pytest.raises(ConfigError, match='CLIP ViT'):
+        tiny_proxyclip(clip=dict(arch='tiny-rn', pretrained=None))
+    from langseg.utils.errors import LangsegError
+    with pytest.raises(LangsegError, match='training-free'):
+        tiny_proxyclip().loss(torch.zeros(1, 3, 56, 56), [])
+
+
+def test_maskclip_and_feature_adjustment_variants_run():
+    x = torch.randn(1, 3, 56, 84)
+    base = tiny_proxyclip(attention='maskclip')
+    adjusted = tiny_proxyclip(attention='maskclip', feature_adjustment=True)
+    adjusted.load_state_dict(base.state_dict(), strict=False)
+    cos = base.window_logits(x)
+    adj = adjusted.window_logits(x)
+    assert cos.shape == adj.shape == (1, 5, 56, 84)
+    # the adjustment removes the mean over queries of the weighted cosines
+    torch.testing.assert_close(adj.mean(dim=1), torch.zeros(1, 56, 84), atol=1e-6, rtol=0)
+    assert not math.isclose(float((adj - cos).abs().max()), 0.0)
