@@ -26,8 +26,8 @@ def proxy_affinity(vfm_features: torch.Tensor, beta: float, gamma: float) -> tor
     feats = F.normalize(vfm_features.flatten(2).transpose(1, 2).float(), dim=-1)  # B, N, C
     sim = feats @ feats.transpose(1, 2)
     logits = gamma * (sim - beta * sim.mean(dim=(1, 2), keepdim=True))
-    masked = logits < 0
-    masked.diagonal(dim1=1, dim2=2).fill_(False)
+    diagonal = torch.eye(logits.shape[-1], dtype=torch.bool, device=logits.device)
+    masked = (logits < 0) & ~diagonal
     return torch.softmax(logits.masked_fill(masked, float('-inf')), dim=-1)
 
 
