@@ -1,1 +1,4 @@
+"""Method losses."""
+from .asl import AsymmetricLoss, asymmetric_loss
 
+__all__ = ['AsymmetricLoss', 'asymmetric_loss']

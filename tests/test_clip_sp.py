@@ -1,0 +1,148 @@
+"""CLIP-SP parts: ASL against Ridnik et al.'s formula, the batch-drop schedule, scene-label
+selection, the auxiliary targets, the co-occurrence tool and multi-label mAP."""
+import math
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import langseg  # noqa: F401
+from langseg.engine.hooks import BatchDropHook, batch_drop_ratio
+from langseg.evaluation.multilabel import MultiLabelMAP, average_precision
+from langseg.models.losses import AsymmetricLoss, asymmetric_loss
+from langseg.models.necks.clip_sp import scene_attention_targets, select_scene_labels
+
+from .conftest import REPO
+
+
+def asl_by_hand(logit, y, gamma_neg, gamma_pos, clip):
+    """Ridnik et al. 2021, Eq. 3-7, for one logit written with math."""
+    p = 1 / (1 + math.exp(-logit))
+    if y == 1:
+        return -((1 - p)**gamma_pos) * math.log(p)
+    pm = max(p - clip, 0.0)
+    return -(pm**gamma_neg) * math.log(1 - pm) if pm > 0 else 0.0
+
+
+@pytest.mark.parametrize('gamma_neg,gamma_pos,clip', [(4, 0, 0.05), (2, 1, 0.0), (4, 1, 0.2)])
+def test_asl_equals_the_formula_on_hand_made_cases(gamma_neg, gamma_pos, clip):
+    logits = torch.tensor([[2.0, -1.0, 0.3], [-3.0, 0.0, 4.0]])
+    targets = torch.tensor([[1, 0, 0], [0, 1, 1]])
+    per = asymmetric_loss(logits, targets, gamma_neg, gamma_pos, clip, reduction='none')
+    for i in range(2):
+        for j in range(3):
+            expected = asl_by_hand(float(logits[i, j]), int(targets[i, j]), gamma_neg,
+                                   gamma_pos, clip)
+            assert float(per[i, j]) == pytest.approx(expected, rel=1e-5, abs=1e-7)
+    assert float(asymmetric_loss(logits, targets, gamma_neg, gamma_pos, clip)) == \
+        pytest.approx(float(per.mean()), rel=1e-6)
+    # the clip shifts easy negatives to zero loss: p = sigmoid(-3) = 0.047 < 0.05
+    if clip == 0.05:
+        assert float(per[1, 0]) == 0.0
+    loss = AsymmetricLoss(gamma_neg, gamma_pos, clip, loss_weight=10.0)
+    assert float(loss(logits, targets)) == pytest.approx(10 * float(per.mean()), rel=1e-6)
+
+
+def test_batch_drop_ratio_follows_the_schedule():
+    assert batch_drop_ratio(0) == pytest.approx(0.9)
+    assert batch_drop_ratio(1000) == pytest.approx(0.9 * 0.9999**1000)     # 0.8143
+    assert batch_drop_ratio(20000) == pytest.approx(0.9 * 0.9999**20000)   # 0.1218
+    assert batch_drop_ratio(100000) == pytest.approx(0.1)                  # floor r_end
+    assert batch_drop_ratio(21973) == pytest.approx(0.1, abs=1e-4)
+    assert batch_drop_ratio(500, r_start=1.0, r_end=0.0) == pytest.approx(0.9999**500)
+
+    class Model:
+        batch_drop_ratio = None
+
+    class Runner:
+        iter = 1000
+        model = Model()
+
+    runner = Runner()
+    BatchDropHook().before_train_iter(runner, 0)
+    assert runner.model.batch_drop_ratio == pytest.approx(0.9 * 0.9999**1000)
+    with pytest.raises(ValueError):
+        BatchDropHook(r_start=0.1, r_end=0.5)
+
+
+def test_scene_labels_top_k_and_batch_drop():
+    probs = torch.tensor([[0.9, 0.1, 0.8, 0.3, 0.2],
+                          [0.05, 0.6, 0.7, 0.1, 0.9]])
+    idx, val, dropped = select_scene_labels(probs, 2)
+    assert idx.tolist() == [[0, 2], [4, 2]] and not dropped.any()
+    torch.testing.assert_close(val, torch.tensor([[0.9, 0.8], [0.9, 0.7]]))
+    present = torch.tensor([[False, True, False, True, False],
+                            [True, False, False, False, False]])
+    g = torch.Generator().manual_seed(0)
+    idx, val, dropped = select_scene_labels(probs, 2, present, drop_ratio=1.0, generator=g)
+    assert dropped.all()
+    assert sorted(idx[0].tolist()) == [1, 3] and val[0].tolist() == [1.0, 1.0]
+    # one GT class, the other slot is the best remaining prediction (class 4, 0.9)
+    assert idx[1].tolist() == [0, 4] and val[1].tolist() == [1.0, pytest.approx(0.9)]
+    idx, _, dropped = select_scene_labels(probs, 2, present, drop_ratio=0.5, generator=g)
+    assert int(dropped.sum()) == 1
+
+
+def test_auxiliary_targets_mark_exactly_the_pixels_in_the_top_k():
+    gt = torch.tensor([[[0, 2, 2], [4, 255, 1]]])          # 1 x 2 x 3
+    indices = torch.tensor([[2, 4]])                        # selected labels
+    target = scene_attention_targets(gt, indices)
+    assert target.tolist() == [[[255, 0, 0], [1, 255, 255]]]
+    inside = torch.isin(gt, indices[0])
+    assert torch.equal(target != 255, inside)
+
+
+def test_cooccurrence_tool_against_a_hand_count(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'compute_cooccurrence', osp.join(REPO, 'tools', 'compute_cooccurrence.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    labels = [np.array([[0, 1], [1, 255]]), np.array([[2, 2], [0, 0]]),
+              np.array([[1, 2], [3, 3]])]
+    files = []
+    for i, lab in enumerate(labels):
+        path = tmp_path / f'{i}.png'
+        Image.fromarray(lab.astype(np.uint8)).save(path)
+        files.append(str(path))
+    m = tool.cooccurrence(files, 4, progress=False)
+    expected = np.zeros((4, 4), int)
+    for present in ({0, 1}, {0, 2}, {1, 2, 3}):
+        for i in present:
+            for j in present:
+                expected[i, j] += 1
+    assert (m == expected).all() and (m == m.T).all()
+    assert m.diagonal().tolist() == [2, 2, 2, 1]   # images per class
+    reduced = tool.cooccurrence(files, 3, reduce_zero_label=True, progress=False)
+    assert reduced.diagonal().tolist() == [2, 2, 1]  # 1->0, 2->1, 3->2; 0 ignored
+
+
+def test_cooccurrence_tool_on_toy_data(tmp_path, toy_root):
+    from .conftest import run_tool, tiny_toy_body, write_config
+    cfg = write_config(str(tmp_path / 'cfg.py'), osp.join(
+        REPO, 'configs/toy/fpn_mobilenetv2-tiny_1xb8-1000_toy-96x96.py'), tiny_toy_body(toy_root))
+    out = tmp_path / 'cooc.npz'
+    proc = run_tool('compute_cooccurrence.py', cfg, '--out', str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = np.load(out)
+    m = data['matrix']
+    assert (m == m.T).all() and m.shape == (10, 10)
+    assert m[0, 0] == int(data['num_images'])  # background is in every toy image
+    bad = run_tool('compute_cooccurrence.py', cfg, '--out', str(tmp_path / 'x.txt'))
+    assert bad.returncode == 2
+
+
+def test_multilabel_map_on_a_hand_made_case():
+    scores = np.array([0.9, 0.8, 0.3, 0.1])
+    positives = np.array([1, 0, 1, 0])
+    assert average_precision(scores, positives) == pytest.approx((1 / 1 + 2 / 3) / 2)
+    metric = MultiLabelMAP()
+    gts = [torch.tensor([[[0, 1]]]), torch.tensor([[[1, 1]]])]
+    preds = [torch.tensor([0.9, 0.2]), torch.tensor([0.8, 0.7])]
+    metric.process(None, [dict(pred_multilabel=p, gt_sem_seg=dict(data=g))
+                          for p, g in zip(preds, gts)])
+    # class 0: positives {img0}; ranking img0 (0.9), img1 (0.8) -> AP 1
+    # class 1: positives {img0, img1}; AP 1
+    assert metric.compute_metrics(metric.results)['mAP'] == pytest.approx(100.0)
