@@ -146,3 +146,40 @@ def test_multilabel_map_on_a_hand_made_case():
     # class 0: positives {img0}; ranking img0 (0.9), img1 (0.8) -> AP 1
     # class 1: positives {img0, img1}; AP 1
     assert metric.compute_metrics(metric.results)['mAP'] == pytest.approx(100.0)
+
+
+def test_clip_sp_trains_and_evaluates_on_toy_data(tmp_path, toy_root):
+    import re
+
+    from .conftest import run_tool, tiny_toy_body, write_config
+    cfg = write_config(str(tmp_path / 'cfg.py'), osp.join(
+        REPO, 'configs/toy/clipsp_tiny-rn_1xb8-1000_toy-96x96.py'),
+        tiny_toy_body(toy_root, max_iters=6, val_interval=6, ckpt_interval=6))
+    proc = run_tool('train.py', cfg, '--work-dir', str(tmp_path / 'w'))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    for key in ('fusion.loss_asl', 'fusion.loss_scene_aux', 'decode.loss_ce'):
+        assert key in out
+    val = re.findall(r'Iter\(val\) .*mIoU: ([\d.]+).*mAP: ([\d.]+)', out)
+    assert val, out[-2000:]
+    miou, map_ = map(float, val[-1])
+    assert 0 <= miou <= 100 and 0 < map_ <= 100
+
+
+def test_dual_graphformer_reads_the_cooccurrence_prior(tmp_path):
+    from langseg.models.necks import DualGraphFormerDecoder
+    matrix = np.array([[4, 2, 0], [2, 2, 1], [0, 1, 3]])
+    path = tmp_path / 'cooc.npz'
+    np.savez(path, matrix=matrix, class_names=np.array(['a', 'b', 'c']), num_images=5)
+    dec = DualGraphFormerDecoder(dim=16, num_classes=3, num_blocks=2, num_nodes=4,
+                                 num_heads=2, cooccurrence=str(path))
+    dec.init_weights()
+    expected = torch.tensor(matrix / matrix.diagonal()[:, None], dtype=torch.float32)
+    for block in dec.blocks:
+        torch.testing.assert_close(block.text_graph.adjacency.weight[..., 0], expected)
+    logits = dec(torch.randn(2, 5, 16), torch.randn(2, 3, 16))
+    assert logits.shape == (2, 3)
+    from langseg.utils.errors import ConfigError
+    bad = DualGraphFormerDecoder(dim=16, num_classes=4, cooccurrence=str(path))
+    with pytest.raises(ConfigError, match='expected 4 x 4'):
+        bad.init_weights()

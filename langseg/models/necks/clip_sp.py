@@ -67,3 +67,250 @@ def scene_attention_targets(gt: torch.Tensor, indices: torch.Tensor,
     found = match.any(dim=1)
     target = match.float().argmax(dim=1)
     return torch.where(found, target, torch.full_like(target, ignore_index))
+
+
+# ---------------------------------------------------------------------------------------
+# Dual GraphFormer multi-label decoder (Sec. 3.2, Fig. 4) and scene refinement (Sec. 3.3)
+# ---------------------------------------------------------------------------------------
+import torch.nn.functional as F  # noqa: E402
+from mmcv.cnn import ConvModule  # noqa: E402
+from mmengine.model import BaseModule  # noqa: E402
+from torch import nn  # noqa: E402
+
+from ...registry import MODELS  # noqa: E402
+from ..layers import MultiHeadAttention  # noqa: E402
+
+
+class GraphConv(nn.Module):
+    """``H_out = GELU(LayerNorm(Conv1d_k1(H_in)))`` (Eq. 2): the 1x1 convolution runs over
+    the node axis, so its weight is a learnable (nodes x nodes) adjacency; the LayerNorm
+    (with affine) replaces the weight matrix of Eq. 1."""
+
+    def __init__(self, num_nodes: int, dim: int, adjacency: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.adjacency = nn.Conv1d(num_nodes, num_nodes, 1)
+        if adjacency is not None:
+            with torch.no_grad():
+                self.adjacency.weight.copy_(adjacency.reshape(num_nodes, num_nodes, 1))
+                self.adjacency.bias.zero_()
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, nodes: torch.Tensor) -> torch.Tensor:      # B, nodes, C
+        return F.gelu(self.norm(self.adjacency(nodes)))
+
+
+class DualGraphFormerBlock(nn.Module):
+    """One block: image nodes compressed from 1+HW to N (and back), graph convolutions on
+    both paths with learnable scalar shortcuts w_v, w_s, two-way cross-attention (text
+    queries over image nodes, image nodes over the text), Add & LN (ADDS' order)."""
+
+    def __init__(self, dim: int, num_classes: int, num_nodes: int, num_heads: int,
+                 adjacency: torch.Tensor | None) -> None:
+        super().__init__()
+        self.compress = nn.Linear(dim, num_nodes)     # token -> assignment logits over N
+        self.image_graph = GraphConv(num_nodes, dim)
+        self.text_graph = GraphConv(num_classes, dim, adjacency)
+        self.w_v = nn.Parameter(torch.ones(1))
+        self.w_s = nn.Parameter(torch.ones(1))
+        self.text_attn = MultiHeadAttention(dim, num_heads)
+        self.image_attn = MultiHeadAttention(dim, num_heads)
+        self.text_norm = nn.LayerNorm(dim)
+        self.image_norm = nn.LayerNorm(dim)
+
+    def forward(self, image: torch.Tensor, text: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        assign = torch.softmax(self.compress(image), dim=1)          # B, 1+HW, N
+        nodes = assign.transpose(1, 2) @ image                       # B, N, C  (B V)
+        nodes = self.image_graph(nodes) + self.w_v * nodes
+        text = self.text_graph(text) + self.w_s * text
+        text = self.text_norm(text + self.text_attn(text, nodes, nodes))
+        nodes = self.image_norm(nodes + self.image_attn(nodes, text, text))
+        return image + assign @ nodes, text                          # decompress (B^T)
+
+
+@MODELS.register_module()
+class DualGraphFormerDecoder(BaseModule):
+    """Multi-label decoder: ``num_blocks`` Dual GraphFormer blocks, then a linear classifier
+    with sigmoid on the text path: logits (B, K)."""
+
+    def __init__(self, dim: int, num_classes: int, num_blocks: int = 3, num_nodes: int = 64,
+                 num_heads: int = 8, cooccurrence: str | None = None,
+                 init_cfg: dict | None = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.cooccurrence, self.num_classes = cooccurrence, num_classes
+        self.blocks = nn.ModuleList(
+            DualGraphFormerBlock(dim, num_classes, num_nodes, num_heads, None)
+            for _ in range(num_blocks))
+        self.classifier = nn.Linear(dim, 1)
+
+    def init_weights(self) -> None:
+        """Initialise the text-path adjacency of every block from the co-occurrence file
+        (read here, with the weights, so that building the model needs no data)."""
+        super().init_weights()
+        if self.cooccurrence:
+            adjacency = load_cooccurrence_adjacency(self.cooccurrence, self.num_classes)
+            with torch.no_grad():
+                for block in self.blocks:
+                    conv = block.text_graph.adjacency
+                    conv.weight.copy_(adjacency.reshape_as(conv.weight))
+                    conv.bias.zero_()
+
+    def forward(self, image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            image, text = block(image, text)
+        return self.classifier(text).squeeze(-1)
+
+
+@MODELS.register_module()
+class MLPMultiLabelDecoder(BaseModule):
+    """The ablation's decoder (Sec. 4.1): three linear layers on the global token and the
+    fixed text classifier S: logits = MLP(global) . S^T."""
+
+    def __init__(self, dim: int, num_classes: int, hidden: int | None = None,
+                 init_cfg: dict | None = None, **unused) -> None:
+        super().__init__(init_cfg=init_cfg)
+        hidden = hidden or dim
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, hidden),
+                                 nn.GELU(), nn.Linear(hidden, dim))
+        self.scale = nn.Parameter(torch.tensor(10.0))
+
+    def forward(self, image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        query = F.normalize(self.mlp(image[:, 0]), dim=-1)           # global token
+        return self.scale * torch.einsum('bc,bkc->bk', query, F.normalize(text, dim=-1))
+
+
+def load_cooccurrence_adjacency(path: str, num_classes: int) -> torch.Tensor:
+    """Row-normalised co-occurrence (tools/compute_cooccurrence.py output) as an
+    adjacency initialisation: ``A_ij = M_ij / M_ii`` (P(j | i))."""
+    import numpy as np
+    from ...utils.errors import ConfigError
+    try:
+        data = np.load(path, allow_pickle=False)
+        matrix = torch.as_tensor(data['matrix'], dtype=torch.float32)
+    except Exception as exc:
+        raise ConfigError(f'cannot read the co-occurrence file {path}: {exc} (make it with '
+                          'tools/compute_cooccurrence.py CONFIG --out FILE.npz)') from None
+    if matrix.shape != (num_classes, num_classes):
+        raise ConfigError(f'co-occurrence matrix {path} is {tuple(matrix.shape)}: expected '
+                          f'{num_classes} x {num_classes}')
+    return matrix / matrix.diagonal().clamp(min=1)[:, None]
+
+
+class SceneRefinement(nn.Module):
+    """Scene refinement (Sec. 3.3, Eq. 3-4): T_g = Pool(MLP(T)) gates x4's channels
+    (sigmoid, SENet style); non-local cross-attention with queries from x4' and keys /
+    values from T; [attention output, x4'] -> 1x1 conv -> the new x4."""
+
+    def __init__(self, in_channels: int, token_dim: int, k: int, attn_dim: int,
+                 norm_cfg: dict) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(token_dim, in_channels), nn.GELU(),
+                                 nn.Linear(in_channels, in_channels))
+        self.pool = nn.Linear(k, 1)                                   # learned pooling over k
+        self.query = nn.Conv2d(in_channels, attn_dim, 1)
+        self.key = nn.Linear(token_dim, attn_dim)
+        self.value = nn.Linear(token_dim, attn_dim)
+        self.fuse = ConvModule(attn_dim + in_channels, in_channels, 1, norm_cfg=norm_cfg,
+                               act_cfg=dict(type='ReLU'))
+        self.attn_dim = attn_dim
+
+    def forward(self, x4: torch.Tensor, tokens: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        b, c, h, w = x4.shape
+        gate = self.pool(self.mlp(tokens).transpose(1, 2)).squeeze(-1)  # B, C4
+        x4 = x4 * torch.sigmoid(gate)[:, :, None, None]
+        q = self.query(x4).flatten(2).transpose(1, 2)                    # B, HW, d
+        attn = torch.softmax(q @ self.key(tokens).transpose(1, 2) / self.attn_dim**0.5,
+                             dim=-1)                                     # B, HW, k
+        out = (attn @ self.value(tokens)).transpose(1, 2).reshape(b, -1, h, w)
+        return self.fuse(torch.cat([out, x4], dim=1)), attn
+
+
+@MODELS.register_module()
+class CLIPSPFusion(BaseModule):
+    """CLIP-SP between the backbone and Semantic FPN: multi-label decoder on
+    [global; local] tokens and all class embeddings -> top-k scene tokens [S_k, p_k] ->
+    scene refinement of x4. Losses: ASL on the multi-label logits (weight 10) and the
+    auxiliary attention cross-entropy (weight 0.4).
+
+    Args:
+        in_channels, text_dim, num_classes: given by the segmentor.
+        k: scene labels kept (30 for ADE20K).
+        decoder: multi-label decoder config (``DualGraphFormerDecoder`` or
+            ``MLPMultiLabelDecoder``); ``dim``/``num_classes`` are filled in.
+        attn_dim: width of the non-local attention.
+        loss_ml: ASL config; aux_loss_weight: weight of the attention loss.
+        score_level: the map refined (x4 = 3).
+    """
+
+    needs_data_samples = True
+
+    def __init__(self, in_channels, text_dim: int, num_classes: int, k: int = 30,
+                 decoder: dict | None = None, attn_dim: int = 256,
+                 loss_ml: dict | None = None, aux_loss_weight: float = 0.4,
+                 score_level: int = 3, norm_cfg: dict | None = None,
+                 ignore_index: int = 255, init_cfg: dict | None = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.in_channels = list(in_channels)
+        self.num_classes, self.text_dim = num_classes, text_dim
+        self.k, self.score_level = min(k, num_classes), score_level
+        self.ignore_index = ignore_index
+        self.decoder = MODELS.build(dict(dict(type='DualGraphFormerDecoder'),
+                                         **(decoder or {}), dim=text_dim,
+                                         num_classes=num_classes))
+        self.refine = SceneRefinement(self.in_channels[score_level], text_dim + 1, self.k,
+                                      attn_dim, norm_cfg or dict(type='BN'))
+        self.loss_ml = MODELS.build(dict(dict(type='AsymmetricLoss', loss_weight=10.0),
+                                         **(loss_ml or {})))
+        self.aux_loss_weight = aux_loss_weight
+        self.batch_drop_ratio = 0.0
+
+    def neck_in_channels(self) -> list[int]:
+        return list(self.in_channels)
+
+    def _present(self, data_samples, device) -> torch.Tensor:
+        present = torch.zeros(len(data_samples), self.num_classes, dtype=torch.bool,
+                              device=device)
+        for i, sample in enumerate(data_samples):
+            labels = sample.gt_sem_seg.data.unique()
+            labels = labels[(labels != self.ignore_index) & (labels < self.num_classes)]
+            present[i, labels.long()] = True
+        return present
+
+    def forward(self, features, text: torch.Tensor, data_samples=None):
+        if len(features) <= len(self.in_channels):
+            raise ValueError('CLIP-SP needs a backbone that returns (global, dense) '
+                             'embeddings (with_embeddings=True)')
+        global_emb, dense = features[len(self.in_channels)]
+        b, c, h, w = dense.shape
+        tokens = torch.cat([global_emb[:, None], dense.flatten(2).transpose(1, 2)], dim=1)
+        text_b = text.to(dense.dtype).unsqueeze(0).expand(b, -1, -1)
+        logits = self.decoder(tokens, text_b)                                  # B, K
+        probs = torch.sigmoid(logits)
+        training = self.training and data_samples is not None
+        present = self._present(data_samples, dense.device) if training else None
+        ratio = self.batch_drop_ratio if training else 0.0
+        indices, values, _ = select_scene_labels(probs.detach(), self.k, present, ratio)
+        scene = torch.cat([text[indices].to(dense.dtype), values[..., None].to(dense.dtype)],
+                          dim=-1)                                              # B, k, C+1
+        maps = list(features[:len(self.in_channels)])
+        maps[self.score_level], attn = self.refine(maps[self.score_level], scene)
+        extras = dict(logits=logits, probs=probs, indices=indices, attn=attn,
+                      present=present, grid=(maps[self.score_level].shape[-2:]))
+        return maps, None, extras
+
+    def loss(self, extras: dict, data_samples) -> dict:
+        present = extras['present']
+        losses = {'loss_asl': self.loss_ml(extras['logits'], present.float())}
+        h, w = extras['grid']
+        gt = torch.stack([s.gt_sem_seg.data for s in data_samples]).float()   # B,1,H,W
+        gt = F.interpolate(gt, size=(h, w), mode='nearest').long()[:, 0]
+        target = scene_attention_targets(gt, extras['indices'], self.ignore_index)
+        log_attn = torch.log(extras['attn'].clamp(min=1e-8))                  # B, HW, k
+        log_attn = log_attn.transpose(1, 2).reshape(len(data_samples), self.k, h, w).contiguous()
+        if (target != self.ignore_index).any():
+            aux = F.nll_loss(log_attn, target, ignore_index=self.ignore_index)
+        else:  # no pixel's label was selected: nothing to supervise
+            aux = log_attn.sum() * 0
+        losses['loss_scene_aux'] = self.aux_loss_weight * aux
+        return losses

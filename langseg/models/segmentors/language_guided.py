@@ -81,6 +81,7 @@ class LanguageGuidedEncoderDecoder(EncoderDecoder):
         self.fusion = fusion_module
         self.identity_head = MODELS.build(dict(identity_head, num_classes=len(names))) \
             if identity_head is not None else None
+        self._multilabel_buffer: list | None = None
         embed_dim = getattr(self.backbone, 'embed_dim', None)
         if embed_dim is not None and embed_dim != text_encoder_module.embed_dim \
                 and getattr(fusion_module, 'pool', None) is None \
@@ -93,22 +94,37 @@ class LanguageGuidedEncoderDecoder(EncoderDecoder):
     def with_identity_head(self) -> bool:
         return self.identity_head is not None
 
+    def _fuse(self, features, text: torch.Tensor, data_samples: list | None = None):
+        """Run the fusion module: (maps, score map or None, extras or None)."""
+        if getattr(self.fusion, 'needs_data_samples', False):
+            out = self.fusion(features, text, data_samples)
+        else:
+            out = self.fusion(features, text)
+        return out[0], out[1], (out[2] if len(out) > 2 else None)
+
+    def _extract(self, inputs: torch.Tensor, data_samples: list | None = None):
+        features = self.backbone(inputs)
+        text = self.text_encoder()
+        maps, score, extras = self._fuse(features, text, data_samples)
+        if self.with_neck:
+            maps = self.neck(maps)
+        if extras is not None and self._multilabel_buffer is not None and 'probs' in extras:
+            self._multilabel_buffer.append(extras['probs'].detach())
+        return maps, score, extras
+
     def extract_feat_and_score(self, inputs: torch.Tensor
                                ) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Backbone, text encoder, fusion and neck: (features, score map)."""
-        features = self.backbone(inputs)
-        text = self.text_encoder()
-        maps, score = self.fusion(features, text)
-        if self.with_neck:
-            maps = self.neck(maps)
+        maps, score, _ = self._extract(inputs)
         return maps, score
 
     def extract_feat(self, inputs: torch.Tensor) -> list[torch.Tensor]:
-        return self.extract_feat_and_score(inputs)[0]
+        return self._extract(inputs)[0]
 
     def loss(self, inputs: torch.Tensor, data_samples: list) -> dict:
-        """Decode-head loss + auxiliary heads + identity loss on the score map."""
-        x, score = self.extract_feat_and_score(inputs)
+        """Decode-head loss + auxiliary heads + identity loss on the score map + the
+        fusion module's own losses (e.g. CLIP-SP's ASL and attention loss)."""
+        x, score, extras = self._extract(inputs, data_samples)
         losses = dict()
         losses.update(self._decode_head_forward_train(x, data_samples))
         if self.with_auxiliary_head:
@@ -116,4 +132,20 @@ class LanguageGuidedEncoderDecoder(EncoderDecoder):
         if self.with_identity_head:
             losses.update(add_prefix(
                 self.identity_head.loss(score, data_samples, self.train_cfg), 'identity'))
+        if extras is not None and hasattr(self.fusion, 'loss'):
+            losses.update(add_prefix(self.fusion.loss(extras, data_samples), 'fusion'))
         return losses
+
+    def predict(self, inputs: torch.Tensor, data_samples: list | None = None) -> list:
+        """mmseg's prediction; a fusion that classifies labels (CLIP-SP) also adds
+        ``pred_multilabel`` (K probabilities, averaged over sliding windows)."""
+        self._multilabel_buffer = []
+        try:
+            results = super().predict(inputs, data_samples)
+        finally:
+            buffer, self._multilabel_buffer = self._multilabel_buffer, None
+        if buffer:
+            probs = torch.stack(buffer).mean(dim=0)
+            for sample, p in zip(results, probs):
+                sample.set_field(p, 'pred_multilabel')
+        return results
