@@ -38,7 +38,9 @@ def select_scene_labels(probs: torch.Tensor, k: int, present: torch.Tensor | Non
         raise ValueError(f'k={k} must be in 1..{num_classes}')
     values, indices = probs.topk(k, dim=1)
     dropped = torch.zeros(b, dtype=torch.bool, device=probs.device)
-    n_drop = int(round(drop_ratio * b))
+    if not drop_ratio:
+        return indices, values, dropped
+    n_drop = int(round(drop_ratio * int(b)))
     if n_drop == 0:
         return indices, values, dropped
     if present is None:
