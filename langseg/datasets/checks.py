@@ -57,7 +57,7 @@ def _has_file_with_suffix(folder: str, suffix: str) -> bool:
     return False
 
 
-def check_dataset_cfg(ds: dict) -> None:
+def check_dataset_cfg(ds: dict, loader: str = 'train_dataloader') -> None:
     """Raise :class:`DataError` if a leaf dataset config points to no images."""
     ds_type = str(ds.get('type', ''))
     if ds_type in _SELF_GENERATING:
@@ -67,7 +67,7 @@ def check_dataset_cfg(ds: dict) -> None:
     if data_root and not osp.isdir(data_root):
         raise DataError(f'data root {data_root} of {ds_type} does not exist: expected '
                         f'{layout} (see docs/getting_started.md; point the dataloaders at '
-                        'it with --cfg-options train_dataloader.dataset.data_root=...)')
+                        f'it with --cfg-options {loader}.dataset.data_root=...)')
     prefix = ds.get('data_prefix', {}) or {}
     img_dir = osp.join(data_root, prefix.get('img_path', ''))
     suffix = ds.get('img_suffix', _IMG_SUFFIX_DEFAULTS.get(ds_type, '.jpg'))
@@ -89,4 +89,4 @@ def check_data_roots(cfg: Any, loaders: tuple[str, ...] = ('train_dataloader',
         loader = cfg.get(key)
         if loader:
             for ds in _leaf_datasets(loader.get('dataset')):
-                check_dataset_cfg(ds)
+                check_dataset_cfg(ds, key)
