@@ -183,3 +183,29 @@ def test_dual_graphformer_reads_the_cooccurrence_prior(tmp_path):
     bad = DualGraphFormerDecoder(dim=16, num_classes=4, cooccurrence=str(path))
     with pytest.raises(ConfigError, match='expected 4 x 4'):
         bad.init_weights()
+
+
+CLIPSP_CONFIGS = sorted(osp.basename(p) for p in __import__('glob').glob(
+    osp.join(REPO, 'configs', 'clip_sp', '*.py')))
+
+
+def test_every_clipsp_table_has_its_configs():
+    names = set(CLIPSP_CONFIGS)
+    for backbone, crop in (('clip-r50', '512x512'), ('clip-r101', '512x512'),
+                           ('clip-vit-b16', '640x640')):
+        assert f'clipsp_{backbone}_4xb4-160k_ade20k-{crop}.py' in names
+    for variant in ('mlp-nodrop', 'nodrop', 'b1', 'b5', 'k20', 'k25', 'k35', 'k40', 'k150',
+                    'r10-0', 'r9-0', 'r8-0', 'r9-2', 'w1-10', 'w5-10', 'w10-10', 'w1-04',
+                    'w1-06'):
+        assert f'clipsp-{variant}_clip-r50_4xb4-160k_ade20k-512x512.py' in names
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config', CLIPSP_CONFIGS)
+def test_clipsp_config_trains_two_iterations_with_batch_drop(config, tmp_path, toy_root):
+    from .test_table_configs import train_two_iterations
+    losses = train_two_iterations(
+        osp.join(REPO, 'configs', 'clip_sp', config), tmp_path, toy_root,
+        extra={'model.fusion.decoder.cooccurrence': None},
+        attributes={'fusion.batch_drop_ratio': 0.5})
+    assert 'fusion.loss_asl' in losses and 'fusion.loss_scene_aux' in losses

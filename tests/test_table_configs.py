@@ -50,6 +50,13 @@ TABLE_ROWS = [c for c in CONFIGS if not osp.basename(c).startswith('convformer-'
 def test_config_trains_two_iterations_on_cpu(config, tmp_path, toy_root):
     """The config's model (random weights, 64 px) and optimiser run two training
     iterations in this process: loss, backward, the config's optimiser step."""
+    train_two_iterations(osp.join(REPO, 'configs', config), tmp_path, toy_root)
+
+
+def train_two_iterations(config: str, tmp_path, toy_root, extra: dict | None = None,
+                         attributes: dict | None = None) -> dict:
+    """Build ``config``'s model retargeted to the toy classes (random weights, 64 px) and
+    run two training iterations with its optimiser; returns the last losses."""
     import torch
     from mmengine.config import Config
     from mmengine.model import revert_sync_batchnorm
@@ -60,14 +67,20 @@ def test_config_trains_two_iterations_on_cpu(config, tmp_path, toy_root):
     from mmseg.structures import SegDataSample
 
     import langseg  # noqa: F401
-    path = toy_version_of(osp.join(REPO, 'configs', config), str(tmp_path / 'cfg.py'),
-                          toy_root, size=64, max_iters=2)
+    path = toy_version_of(config, str(tmp_path / 'cfg.py'), toy_root, size=64, max_iters=2,
+                          extra=extra)
     cfg = Config.fromfile(path)
     init_default_scope('mmseg')
     torch.manual_seed(0)
     model = revert_sync_batchnorm(MODELS.build(cfg.model))
     model.init_weights()
     model.train()
+    for name, value in (attributes or {}).items():
+        obj = model
+        *parents, leaf = name.split('.')
+        for part in parents:
+            obj = getattr(obj, part)
+        setattr(obj, leaf, value)
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     samples = []
     for _ in range(2):
@@ -90,3 +103,4 @@ def test_config_trains_two_iterations_on_cpu(config, tmp_path, toy_root):
     with torch.no_grad():
         logits = model(batch['inputs'], mode='tensor')
     assert logits.shape[:2] == (2, 10)
+    return losses
