@@ -42,10 +42,8 @@ def main(argv=None) -> int:
     device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     cfg = Config.fromfile(osp.join(REPO, args.config))
     init_default_scope('mmseg')
-    cfg.model.clip.pretrained = None
-    if cfg.model.get('vfm'):
-        cfg.model.vfm.pretrained = None
-    model = MODELS.build(cfg.model).to(device).eval()
+    from langseg.engine.config import strip_pretrained_weights
+    model = MODELS.build(strip_pretrained_weights(cfg.model.to_dict())).to(device).eval()
     torch.manual_seed(0)
     images = [torch.randn(3, *args.size, device=device) for _ in range(args.images)]
     rows, reference = [], None

@@ -30,36 +30,10 @@ DEFAULT_CONFIGS = [
 ]
 
 
-def strip_pretrained(node):
-    """Remove every weight reference from a model config (random init, no download)."""
-    if isinstance(node, dict):
-        if 'pretrained' in node and not isinstance(node['pretrained'], bool):
-            node['pretrained'] = None
-        if node.get('pretrained') is True:
-            node['pretrained'] = False
-        if isinstance(node.get('init_cfg'), dict) and node['init_cfg'].get('type') == 'Pretrained':
-            node['init_cfg'] = None
-        for v in node.values():
-            strip_pretrained(v)
-    elif isinstance(node, list):
-        for v in node:
-            strip_pretrained(v)
-
-
-def revert_sync_bn(node):
-    if isinstance(node, dict):
-        if node.get('type') == 'SyncBN':
-            node['type'] = 'BN'
-        for v in node.values():
-            revert_sync_bn(v)
-    elif isinstance(node, list):
-        for v in node:
-            revert_sync_bn(v)
-
-
 def measure(config: str, args) -> dict:
     import torch
     from mmengine.config import Config
+    from mmengine.model import revert_sync_batchnorm
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import init_default_scope
     from mmengine.structures import PixelData
@@ -68,15 +42,15 @@ def measure(config: str, args) -> dict:
     from tqdm import tqdm
 
     import langseg  # noqa: F401
+    from langseg.engine.config import strip_pretrained_weights
 
     cfg = Config.fromfile(osp.join(REPO, config) if not osp.isabs(config) else config)
     init_default_scope('mmseg')
     model_cfg = cfg.model.to_dict()
-    strip_pretrained(model_cfg)
-    revert_sync_bn(model_cfg)
+    strip_pretrained_weights(model_cfg)
     model_cfg.pop('data_preprocessor', None)
     device = torch.device(args.device)
-    model = MODELS.build(model_cfg).to(device).train()
+    model = revert_sync_batchnorm(MODELS.build(model_cfg)).to(device).train()
     optim_cfg = cfg.optim_wrapper.to_dict()
     if device.type == 'cuda':
         optim_cfg['type'] = 'AmpOptimWrapper'

@@ -110,23 +110,8 @@ def toy_version_of(config: str, out_path: str, data_root: str, size: int = 64,
     from langseg.datasets.toy_shapes import TOY_CLASSES
     cfg = Config.fromfile(config)
 
-    def strip_weights(node):
-        if isinstance(node, dict):
-            if 'pretrained' in node and not isinstance(node['pretrained'], bool):
-                node['pretrained'] = None
-            elif node.get('pretrained') is True:  # timm's "download ImageNet weights"
-                node['pretrained'] = False
-            if isinstance(node.get('init_cfg'), dict) and \
-                    node['init_cfg'].get('type') == 'Pretrained':
-                node['init_cfg'] = None
-            for value in node.values():
-                strip_weights(value)
-        elif isinstance(node, list):
-            for value in node:
-                strip_weights(value)
-
-    model = cfg.model.to_dict()
-    strip_weights(model)
+    from langseg.engine.config import strip_pretrained_weights
+    model = strip_pretrained_weights(cfg.model.to_dict())
     _set_num_classes(model, len(TOY_CLASSES))
     if 'class_names' in model:  # language-guided models name their classes
         model['class_names'] = 'toy'

@@ -12,7 +12,7 @@ from mmengine.registry import init_default_scope
 from open_clip.tokenizer import SimpleTokenizer
 
 import langseg  # noqa: F401
-from langseg.models.clip import LearnableContextTextEncoder, build_text_tower
+from langseg.models.clip import LearnableContextTextEncoder
 from langseg.models.heads import ScoreMapIdentityHead
 from langseg.models.necks import ContextDecoder, DenseCLIPFusion
 from mmseg.registry import MODELS

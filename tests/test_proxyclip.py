@@ -6,7 +6,6 @@ import time
 
 import pytest
 import torch
-import torch.nn.functional as F
 from mmengine.registry import init_default_scope
 
 import langseg  # noqa: F401

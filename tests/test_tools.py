@@ -183,7 +183,7 @@ def test_killed_run_resumes_to_the_final_iteration(tmp_path, toy_root):
     resumed = run_tool('train.py', cfg, '--work-dir', str(work), '--resume')
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     text = resumed.stdout + resumed.stderr
-    assert f'resumed from the latest checkpoint' in text.lower() or 'resumed' in text.lower()
+    assert 'resumed from the latest checkpoint' in text.lower() or 'resumed' in text.lower()
     first_iter = int(re.search(r'Iter\(train\) \[\s*(\d+)/120\]', text).group(1))
     assert killed_at < first_iter <= killed_at + 5  # logging interval 5
     assert marker.read_text().strip().endswith('iter_120.pth')

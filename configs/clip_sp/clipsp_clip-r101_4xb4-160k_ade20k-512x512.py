@@ -3,34 +3,8 @@
 # Before training, make the label co-occurrence prior of the text path:
 #   python tools/compute_cooccurrence.py configs/clip_sp/clipsp_clip-r101_4xb4-160k_ade20k-512x512.py \
 #       --out data/ade/ADEChallengeData2016/cooccurrence_train.npz
-_base_ = [
-    '../_base_/models/fpn_clip_resnet.py', '../_base_/datasets/ade20k.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_160k_adamw_clipsp.py'
-]
-crop_size = (512, 512)
+# The RN50 config with CLIP RN101 (image and text towers, same recipe).
+_base_ = './clipsp_clip-r50_4xb4-160k_ade20k-512x512.py'
 model = dict(
-    type='LanguageGuidedEncoderDecoder',
-    class_names='ade20k',
-    data_preprocessor=dict(size=crop_size),
-    backbone=dict(arch='RN101', pretrained='openai', with_embeddings=True, input_resolution=512),
-    text_encoder=dict(type='FrozenCLIPTextEncoder', arch='RN101', pretrained='openai',
-                      templates='a photo of a {}.'),
-    fusion=dict(
-        type='CLIPSPFusion',
-        score_level=3,
-        k=30,
-        decoder=dict(
-            type='DualGraphFormerDecoder',
-            num_blocks=3,
-            num_nodes=64,
-            num_heads=8,
-            cooccurrence='data/ade/ADEChallengeData2016/cooccurrence_train.npz'),
-        attn_dim=256,
-        loss_ml=dict(type='AsymmetricLoss', gamma_neg=4, gamma_pos=0, clip=0.05,
-                     loss_weight=10.0),
-        aux_loss_weight=0.4,
-        norm_cfg=dict(type='SyncBN', requires_grad=True)),
-    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(341, 341)))
-train_dataloader = dict(batch_size=4)
-val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']), dict(type='MultiLabelMAP')]
-test_evaluator = val_evaluator
+    backbone=dict(arch='RN101'),
+    text_encoder=dict(arch='RN101'))

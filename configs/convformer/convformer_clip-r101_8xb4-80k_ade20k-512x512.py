@@ -2,31 +2,8 @@
 # Conv-Former paper Table 2: 46.7 mIoU.
 # N = 6 Conv-Former blocks, frozen CLIP text encoder with "a photo of a {}."; see
 # docs/methods/convformer.md for every interpretation.
-_base_ = '../baselines/fpn_clip-r101_8xb4-80k_ade20k-512x512.py'
+# The RN50 config with CLIP RN101 (image and text towers, same recipe).
+_base_ = './convformer_clip-r50_8xb4-80k_ade20k-512x512.py'
 model = dict(
-    type='LanguageGuidedEncoderDecoder',
-    class_names='ade20k',
-    backbone=dict(with_embeddings=True, input_resolution=512),
-    text_encoder=dict(type='FrozenCLIPTextEncoder', arch='RN101', pretrained='openai',
-                      templates='a photo of a {}.'),
-    fusion=dict(
-        type='ConvFormerNeck',
-        score_level=3,
-        num_blocks=6,
-        num_heads=8,
-        bridge='cross_attention',
-        use_embeddings=True,
-        norm_cfg=dict(type='SyncBN', requires_grad=True)),
-)
-# The paper's recipe for convolutional backbones: SGD, image encoder at lr x 0.1.
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4),
-    paramwise_cfg=dict(custom_keys={
-        'backbone': dict(lr_mult=0.1),
-        'text_encoder': dict(lr_mult=0.0),
-    }))
-param_scheduler = [
-    dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=80000, by_epoch=False)
-]
+    backbone=dict(arch='RN101'),
+    text_encoder=dict(arch='RN101'))

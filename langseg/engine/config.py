@@ -33,6 +33,27 @@ def load_config(path: str, cfg_options: dict | None = None) -> Config:
     return cfg
 
 
+def strip_pretrained_weights(node):
+    """Remove every weight reference from a (model) config in place: ``pretrained``
+    tags/files become ``None``, timm's ``pretrained=True`` becomes ``False``, and
+    ``init_cfg=dict(type='Pretrained', ...)`` is dropped. For random-weight runs (tests,
+    benchmarks) where nothing may be downloaded. Returns ``node``."""
+    if isinstance(node, dict):
+        if 'pretrained' in node and not isinstance(node['pretrained'], bool):
+            node['pretrained'] = None
+        elif node.get('pretrained') is True:
+            node['pretrained'] = False
+        if isinstance(node.get('init_cfg'), dict) and \
+                node['init_cfg'].get('type') == 'Pretrained':
+            node['init_cfg'] = None
+        for value in node.values():
+            strip_pretrained_weights(value)
+    elif isinstance(node, list):
+        for value in node:
+            strip_pretrained_weights(value)
+    return node
+
+
 def _all_registries() -> list[Registry]:
     import mmengine.registry as engine_registries
     import mmseg.registry as seg_registries

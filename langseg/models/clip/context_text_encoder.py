@@ -24,17 +24,15 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-from mmengine.model import BaseModule
 from torch import nn
 
 from ...registry import MODELS
-from .factory import build_text_tower, load_pretrained_tower
 from .prompts import split_synonyms
-from .text_encoder import resolve_class_names, tokenize
+from .text_encoder import FrozenTextTower, resolve_class_names, tokenize
 
 
 @MODELS.register_module()
-class LearnableContextTextEncoder(BaseModule):
+class LearnableContextTextEncoder(FrozenTextTower):
     """Class names + learnable contexts -> CLIP text embeddings ``(K, D)``.
 
     Args:
@@ -57,14 +55,10 @@ class LearnableContextTextEncoder(BaseModule):
                  ctx_init_std: float = 1.0,
                  quick_gelu: bool | None = None,
                  init_cfg: dict | None = None) -> None:
-        super().__init__(init_cfg=init_cfg)
         if not 0 < n_ctx < context_length - 2:
             raise ValueError(f'n_ctx={n_ctx} leaves no room for a class name in '
                              f'context_length={context_length}')
-        self.arch, self.pretrained = arch, pretrained
-        self.text = build_text_tower(arch, pretrained, quick_gelu)
-        self.text.requires_grad_(False)
-        self.text.eval()
+        super().__init__(arch, pretrained, quick_gelu, init_cfg)
         if context_length > self.text.positional_embedding.shape[0]:
             raise ValueError(f'context_length={context_length} exceeds the tower\'s '
                              f'{self.text.positional_embedding.shape[0]} positions')
@@ -81,10 +75,6 @@ class LearnableContextTextEncoder(BaseModule):
         self.class_names: list[str] = []
         self.set_class_names(class_names)
 
-    @property
-    def embed_dim(self) -> int:
-        return self.text.output_dim
-
     def set_class_names(self, class_names: str | Sequence[str]) -> None:
         """Tokenise the class names alone (SOT, name, EOT) in ``L - n_ctx`` tokens."""
         names = resolve_class_names(class_names)
@@ -95,25 +85,11 @@ class LearnableContextTextEncoder(BaseModule):
         self.class_names = names
         self.name_tokens = tokenize(names, self.context_length - self.n_ctx) if names \
             else None
-        self._cache_key = None
+        self.invalidate_cache()
+
+    def invalidate_cache(self) -> None:
         self.embeddings = None
-
-    def init_weights(self) -> None:
-        """Load CLIP's text weights named by ``pretrained``; contexts keep their init."""
-        super().init_weights()
-        if self.pretrained is not None:
-            load_pretrained_tower(self.text, self.arch, self.pretrained, 'text',
-                                  'the text encoder')
         self._cache_key = None
-
-    def _load_from_state_dict(self, *args, **kwargs) -> None:
-        super()._load_from_state_dict(*args, **kwargs)
-        self._cache_key = None
-
-    def train(self, mode: bool = True) -> 'LearnableContextTextEncoder':
-        super().train(mode)
-        self.text.eval()
-        return self
 
     def forward_uncached(self) -> torch.Tensor:
         """Run the text transformer on [SOT, contexts, names, EOT]: ``(K, D)``."""

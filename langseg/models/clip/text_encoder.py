@@ -45,8 +45,47 @@ def resolve_class_names(class_names: str | Sequence[str]) -> list[str]:
     return [str(c) for c in class_names]
 
 
+class FrozenTextTower(BaseModule):
+    """A CLIP text transformer, frozen: built from ``arch``, loaded from ``pretrained`` by
+    :meth:`init_weights`, ``requires_grad=False`` and always in eval mode. Subclasses keep
+    a cache of class embeddings and drop it in :meth:`invalidate_cache` whenever the
+    weights change (loading, ``load_state_dict``)."""
+
+    def __init__(self, arch: str | dict, pretrained: str | None,
+                 quick_gelu: bool | None, init_cfg: dict | None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.arch, self.pretrained = arch, pretrained
+        self.text = build_text_tower(arch, pretrained, quick_gelu)
+        self.text.requires_grad_(False)
+        self.text.eval()
+
+    @property
+    def embed_dim(self) -> int:
+        return self.text.output_dim
+
+    def invalidate_cache(self) -> None:
+        raise NotImplementedError
+
+    def init_weights(self) -> None:
+        """Load the CLIP text weights named by ``pretrained`` (and drop the cache)."""
+        super().init_weights()
+        if self.pretrained is not None:
+            load_pretrained_tower(self.text, self.arch, self.pretrained, 'text',
+                                  'the text encoder')
+        self.invalidate_cache()
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self.invalidate_cache()  # new weights, new embeddings
+
+    def train(self, mode: bool = True) -> 'FrozenTextTower':
+        super().train(mode)
+        self.text.eval()  # frozen: always in inference mode
+        return self
+
+
 @MODELS.register_module()
-class FrozenCLIPTextEncoder(BaseModule):
+class FrozenCLIPTextEncoder(FrozenTextTower):
     """Class names -> l2-normalised CLIP text embeddings, computed once and cached.
 
     Args:
@@ -70,13 +109,9 @@ class FrozenCLIPTextEncoder(BaseModule):
                  batch_size: int = 256,
                  quick_gelu: bool | None = None,
                  init_cfg: dict | None = None) -> None:
-        super().__init__(init_cfg=init_cfg)
         if synonyms not in ('mean', 'none'):
             raise ValueError(f"synonyms must be 'mean' or 'none', got {synonyms!r}")
-        self.arch, self.pretrained = arch, pretrained
-        self.text = build_text_tower(arch, pretrained, quick_gelu)
-        self.text.requires_grad_(False)
-        self.text.eval()
+        super().__init__(arch, pretrained, quick_gelu, init_cfg)
         self.templates = resolve_templates(templates)
         self.synonyms = synonyms
         self.batch_size = int(batch_size)
@@ -87,10 +122,6 @@ class FrozenCLIPTextEncoder(BaseModule):
         self.set_class_names(class_names)
 
     # ------------------------------------------------------------------ configuration
-    @property
-    def embed_dim(self) -> int:
-        return self.text.output_dim
-
     @property
     def context_length(self) -> int:
         return self.text.context_length
@@ -108,23 +139,6 @@ class FrozenCLIPTextEncoder(BaseModule):
         self.embeddings = None
         self.query_to_class = None
         self._cache_key = None
-
-    def init_weights(self) -> None:
-        """Load the CLIP text weights named by ``pretrained`` (and drop the cache)."""
-        super().init_weights()
-        if self.pretrained is not None:
-            load_pretrained_tower(self.text, self.arch, self.pretrained, 'text',
-                                  'the text encoder')
-        self.invalidate_cache()
-
-    def _load_from_state_dict(self, *args, **kwargs) -> None:
-        super()._load_from_state_dict(*args, **kwargs)
-        self.invalidate_cache()  # new weights, new embeddings
-
-    def train(self, mode: bool = True) -> 'FrozenCLIPTextEncoder':
-        super().train(mode)
-        self.text.eval()  # frozen: always in inference mode
-        return self
 
     # ----------------------------------------------------------------------- encoding
     @torch.no_grad()

@@ -246,6 +246,7 @@ class CLIPSPFusion(BaseModule):
     """
 
     needs_data_samples = True
+    uses_backbone_embeddings = True
 
     def __init__(self, in_channels, text_dim: int, num_classes: int, k: int = 30,
                  decoder: dict | None = None, attn_dim: int = 256,
@@ -297,7 +298,7 @@ class CLIPSPFusion(BaseModule):
                           dim=-1)                                              # B, k, C+1
         maps = list(features[:len(self.in_channels)])
         maps[self.score_level], attn = self.refine(maps[self.score_level], scene)
-        extras = dict(logits=logits, probs=probs, indices=indices, attn=attn,
+        extras = dict(logits=logits, multilabel_probs=probs, indices=indices, attn=attn,
                       present=present, grid=(maps[self.score_level].shape[-2:]))
         return maps, None, extras
 

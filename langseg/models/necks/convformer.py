@@ -189,6 +189,10 @@ class ConvFormerNeck(BaseModule):
                             self.BRIDGES[bridge], dropout, norm_cfg)
             for _ in range(num_blocks))
 
+    @property
+    def uses_backbone_embeddings(self) -> bool:
+        return self.use_embeddings
+
     def neck_in_channels(self) -> list[int]:
         """Channels the neck receives: ``X = [I', S]`` (C + K) at ``score_level``."""
         channels = list(self.in_channels)

@@ -93,10 +93,6 @@ class ContextDecoder(BaseModule):
         return self.out_proj(x)
 
 
-def _spatial_side(stride: int, crop: int = 512) -> int:
-    return max(1, crop // stride)
-
-
 @MODELS.register_module()
 class DenseCLIPFusion(BaseModule):
     """Context decoder + score map: the DenseCLIP part between backbone and FPN.
@@ -131,12 +127,16 @@ class DenseCLIPFusion(BaseModule):
         if pool is not None:
             pool = dict(pool)
             self.pool = DenseAttentionPool2d(
-                spacial_dim=pool.pop('spacial_dim', _spatial_side(32)),
+                spacial_dim=pool.pop('spacial_dim', 16),  # a 512 input at stride 32
                 embed_dim=self.in_channels[-1], num_heads=pool.pop('num_heads', 8),
                 output_dim=text_dim)
             if pool:
                 raise ValueError(f'unknown attention pool settings {sorted(pool)}: expected '
                                  'num_heads, spacial_dim')
+
+    @property
+    def uses_backbone_embeddings(self) -> bool:
+        return self.pool is None
 
     def neck_in_channels(self) -> list[int]:
         """Channels the neck receives: the backbone's plus K at ``score_level``."""

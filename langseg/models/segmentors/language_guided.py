@@ -5,9 +5,12 @@
     (maps, T) -> fusion -> maps with the score map concatenated, score map S
     maps -> neck (FPN) -> decode head -> logits;   S -> identity head (auxiliary loss)
 
-The fusion module (``DenseCLIPFusion``, ``ConvFormerNeck``, ...) is any registered
-module with the call ``fusion(features, text) -> (maps, score)`` and a method
-``neck_in_channels()``. Its constructor receives ``in_channels`` (the backbone's
+The fusion module (``DenseCLIPFusion``, ``ConvFormerNeck``, ``CLIPSPFusion``) is any
+registered module with the call ``fusion(features, text) -> (maps, score[, extras])``, a
+method ``neck_in_channels()`` and a property ``uses_backbone_embeddings`` (the backbone's
+(global, dense) embeddings must then be in the text width). Optional: ``needs_data_samples``
+(the call receives the batch's data samples in training), ``loss(extras, data_samples)``
+(added to the losses), and ``extras['multilabel_probs']`` (stored as ``pred_multilabel``). Its constructor receives ``in_channels`` (the backbone's
 channels, read from the neck's ``in_channels``, or the decode head's when there is no
 neck), ``text_dim`` and ``num_classes`` from the segmentor; the neck (or head) is then
 built with the fused channels, so a config lists the *backbone's* channels and changing
@@ -84,8 +87,7 @@ class LanguageGuidedEncoderDecoder(EncoderDecoder):
         self._multilabel_buffer: list | None = None
         embed_dim = getattr(self.backbone, 'embed_dim', None)
         if embed_dim is not None and embed_dim != text_encoder_module.embed_dim \
-                and getattr(fusion_module, 'pool', None) is None \
-                and getattr(fusion_module, 'use_embeddings', True):
+                and getattr(fusion_module, 'uses_backbone_embeddings', False):
             raise ConfigError(f'the backbone embeds in {embed_dim} dims but the text encoder '
                               f'in {text_encoder_module.embed_dim}: expected the same CLIP '
                               'architecture for both')
@@ -108,8 +110,9 @@ class LanguageGuidedEncoderDecoder(EncoderDecoder):
         maps, score, extras = self._fuse(features, text, data_samples)
         if self.with_neck:
             maps = self.neck(maps)
-        if extras is not None and self._multilabel_buffer is not None and 'probs' in extras:
-            self._multilabel_buffer.append(extras['probs'].detach())
+        if extras is not None and self._multilabel_buffer is not None \
+                and 'multilabel_probs' in extras:
+            self._multilabel_buffer.append(extras['multilabel_probs'].detach())
         return maps, score, extras
 
     def extract_feat_and_score(self, inputs: torch.Tensor
