@@ -72,6 +72,34 @@ def test_dense_pool_matches_per_query_formula():
     torch.testing.assert_close(dense[0].flatten(1).T, ref[1:], atol=1e-5, rtol=1e-5)
 
 
+def test_value_mode_pool_is_maskclip_value_path_with_clip_global():
+    """dense_mode='value' (CLIP-SP): pixel i -> c_proj(v_proj(x_i + pos_i)); the global
+    token is still CLIP's single-query pooling (computed in reassociated form)."""
+    torch.manual_seed(0)
+    full = DenseAttentionPool2d(spacial_dim=3, embed_dim=8, num_heads=2, output_dim=6).double()
+    for linear in (full.q_proj, full.k_proj, full.v_proj, full.c_proj):
+        torch.nn.init.normal_(linear.bias)
+    value = DenseAttentionPool2d(3, 8, 2, 6, dense_mode='value').double()
+    value.load_state_dict(full.state_dict())
+    x = torch.randn(2, 8, 4, 5, dtype=torch.float64)
+    g_full, _ = full(x)
+    g_value, dense = value(x)
+    torch.testing.assert_close(g_value, g_full, atol=1e-10, rtol=1e-10)
+    pos = resize_grid_pos_embed(value.positional_embedding, (3, 3), (4, 5))[1:]
+    ref = value.c_proj(value.v_proj(x.flatten(2).transpose(1, 2) + pos))    # B, 20, 6
+    torch.testing.assert_close(dense.flatten(2).transpose(1, 2), ref)
+    with pytest.raises(ValueError, match='dense_mode'):
+        DenseAttentionPool2d(3, 8, 2, dense_mode='keys')
+
+
+def test_tiny_rn_value_mode_global_equals_open_clip():
+    model = random_clip('tiny-rn')
+    backbone = _load_visual(CLIPResNet('tiny-rn', dense_mode='value'), model)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(backbone(x)[-1][0], model.visual(x), atol=1e-5, rtol=1e-5)
+
+
 def test_vit_global_equals_open_clip_and_any_size_works():
     model = random_clip('tiny-vit')
     backbone = _load_visual(CLIPViT('tiny-vit', input_resolution=64,

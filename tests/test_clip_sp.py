@@ -209,3 +209,104 @@ def test_clipsp_config_trains_two_iterations_with_batch_drop(config, tmp_path, t
         extra={'model.fusion.decoder.cooccurrence': None},
         attributes={'fusion.batch_drop_ratio': 0.5})
     assert 'fusion.loss_asl' in losses and 'fusion.loss_scene_aux' in losses
+
+
+def _mha_by_hand(attn, query, key):
+    """W^O(concat_h softmax(q_h k_h^T / sqrt(d)) v_h) with the projections applied by hand."""
+    from .test_convformer import explicit_mha
+    q = query @ attn.q_proj.weight.T + attn.q_proj.bias
+    k = key @ attn.k_proj.weight.T + attn.k_proj.bias
+    v = key @ attn.v_proj.weight.T + attn.v_proj.bias
+    return explicit_mha(q, k, v, attn.num_heads) @ attn.out_proj.weight.T + attn.out_proj.bias
+
+
+def test_dual_graphformer_block_matches_the_equations():
+    """One block written from Sec. 3.2 / Eq. 2: soft node compression B, graph convolution
+    GELU(LN(A H + b)) on both paths with shortcuts w_v, w_s, two-way cross-attention with
+    Add & LN in an attention width of dim / 2, decompression by B^T."""
+    from langseg.models.necks.clip_sp import DualGraphFormerBlock
+    torch.manual_seed(0)
+    dim, k, n, tokens = 16, 5, 3, 7
+    block = DualGraphFormerBlock(dim, k, n, num_heads=2, adjacency=None, attn_dim=8).double()
+    assert block.text_attn.q_proj.weight.shape == (8, dim)      # inner width dim / 2
+    with torch.no_grad():
+        block.w_v.fill_(0.3)
+        block.w_s.fill_(-0.7)
+        for norm in (block.image_graph.norm, block.text_graph.norm, block.text_norm,
+                     block.image_norm):
+            norm.weight.normal_()
+            norm.bias.normal_()
+    image = torch.randn(2, tokens, dim, dtype=torch.float64)
+    text = torch.randn(2, k, dim, dtype=torch.float64)
+
+    def graph(conv, h):
+        a = conv.adjacency.weight[..., 0]
+        out = torch.einsum('nm,bmc->bnc', a, h) + conv.adjacency.bias[:, None]
+        return torch.nn.functional.gelu(conv.norm(out))
+
+    assign = torch.softmax(image @ block.compress.weight.T + block.compress.bias, dim=1)
+    nodes = assign.transpose(1, 2) @ image
+    nodes = graph(block.image_graph, nodes) + 0.3 * nodes
+    text_ref = graph(block.text_graph, text) - 0.7 * text
+    text_ref = block.text_norm(text_ref + _mha_by_hand(block.text_attn, text_ref, nodes))
+    nodes = block.image_norm(nodes + _mha_by_hand(block.image_attn, nodes, text_ref))
+    image_ref = image + assign @ nodes
+    with torch.no_grad():
+        image_out, text_out = block(image, text)
+        torch.testing.assert_close(text_out, text_ref)
+        torch.testing.assert_close(image_out, image_ref)
+
+
+def test_scene_refinement_matches_eq_3_and_4():
+    """x4' = sigmoid(Pool_k(MLP(T))) * x4; A = softmax(Q(x4') K(T)^T / sqrt(d));
+    out = ReLU(BN(Conv1x1([A V(T); x4'])))."""
+    from langseg.models.necks.clip_sp import SceneRefinement
+    torch.manual_seed(0)
+    c4, c, k, d = 12, 6, 4, 5
+    refine = SceneRefinement(c4, c + 1, k, d, dict(type='BN')).double().eval()
+    assert isinstance(refine.mlp, torch.nn.Linear)                   # one linear layer
+    with torch.no_grad():
+        refine.fuse.bn.running_mean.normal_()
+        refine.fuse.bn.running_var.uniform_(0.5, 2)
+    x4 = torch.randn(2, c4, 3, 4, dtype=torch.float64)
+    tokens = torch.randn(2, k, c + 1, dtype=torch.float64)
+    with torch.no_grad():
+        out, attn = refine(x4, tokens)
+        gate = refine.mlp(tokens)                                     # B, k, C4
+        gate = torch.einsum('bkc,k->bc', gate, refine.pool.weight[0]) + refine.pool.bias
+        x4g = x4 * torch.sigmoid(gate)[:, :, None, None]
+        q = torch.einsum('bchw,dc->bhwd', x4g, refine.query.weight[..., 0, 0]) + refine.query.bias
+        keys, values = refine.key(tokens), refine.value(tokens)
+        a = torch.softmax(torch.einsum('bhwd,bkd->bhwk', q, keys) / math.sqrt(d), dim=-1)
+        y = torch.einsum('bhwk,bkd->bdhw', a, values)
+        z = torch.cat([y, x4g], dim=1)
+        conv = torch.einsum('bchw,oc->bohw', z, refine.fuse.conv.weight[..., 0, 0])
+        bn = refine.fuse.bn
+        ref = torch.relu((conv - bn.running_mean[:, None, None])
+                         / torch.sqrt(bn.running_var[:, None, None] + bn.eps)
+                         * bn.weight[:, None, None] + bn.bias[:, None, None])
+    torch.testing.assert_close(attn, a.flatten(1, 2))
+    torch.testing.assert_close(out, ref)
+
+
+# (config, transposed-conv rule, published GFLOPs, published params M), paper 003 Table 1
+PUBLISHED = [
+    ('clipsp_clip-r50_4xb4-160k_ade20k-512x512.py', 'input', 260, 65),
+    ('clipsp_clip-r101_4xb4-160k_ade20k-512x512.py', 'input', 334, 71),
+    ('clipsp_clip-vit-b16_4xb4-160k_ade20k-640x640.py', 'output', 1039, 106),
+]
+
+
+@pytest.mark.slow
+def test_clipsp_flops_and_params_within_three_percent_of_table_1(tmp_path):
+    import json
+
+    from .test_denseclip import run_tool
+    for config, rule, gflops, params in PUBLISHED:
+        out = tmp_path / f'{config}.json'
+        proc = run_tool('get_flops.py', osp.join(REPO, 'configs', 'clip_sp', config),
+                        '--shape', '1024', '--transposed-conv-rule', rule, '--json', str(out))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        row = json.loads(out.read_text())[0]
+        assert row['gflops'] == pytest.approx(gflops, rel=0.03), (config, row['gflops'])
+        assert row['params_m'] == pytest.approx(params, rel=0.03), (config, row['params_m'])

@@ -12,7 +12,9 @@ model = dict(
     type='LanguageGuidedEncoderDecoder',
     class_names='ade20k',
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(arch='RN50', pretrained='openai', with_embeddings=True, input_resolution=512),
+    # Local tokens from the attention pool's value path (MaskCLIP), the global token from
+    # CLIP's own pooling; CLIP's 7x7 positions, resized to the map at every forward.
+    backbone=dict(arch='RN50', pretrained='openai', with_embeddings=True, dense_mode='value'),
     text_encoder=dict(type='FrozenCLIPTextEncoder', arch='RN50', pretrained='openai',
                       templates='a photo of a {}.'),
     fusion=dict(
@@ -24,8 +26,10 @@ model = dict(
             num_blocks=3,
             num_nodes=64,
             num_heads=8,
+            attn_dim=None,  # C / 2
             cooccurrence='data/ade/ADEChallengeData2016/cooccurrence_train.npz'),
-        attn_dim=256,
+        attn_dim=128,
+        mlp_hidden=None,  # the gate's MLP: one linear layer C+1 -> C4
         loss_ml=dict(type='AsymmetricLoss', gamma_neg=4, gamma_pos=0, clip=0.05,
                      loss_weight=10.0),
         aux_loss_weight=0.4,

@@ -24,8 +24,10 @@ model = dict(
             num_blocks=3,
             num_nodes=64,
             num_heads=8,
+            attn_dim=None,  # C / 2
             cooccurrence='data/ade/ADEChallengeData2016/cooccurrence_train.npz'),
-        attn_dim=256,
+        attn_dim=128,
+        mlp_hidden=None,  # the gate's MLP: one linear layer C+1 -> C4
         loss_ml=dict(type='AsymmetricLoss', gamma_neg=4, gamma_pos=0, clip=0.05,
                      loss_weight=10.0),
         aux_loss_weight=0.4,

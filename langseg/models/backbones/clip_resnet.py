@@ -39,6 +39,9 @@ class CLIPResNet(BaseModule):
             for (grid ``input_resolution / 32``; CLIP's is 224 -> 7x7, DenseCLIP builds
             512 -> 16x16); pretrained positions are resized into it when loaded, and the
             grid is interpolated to the actual map at every forward either way.
+        dense_mode: how the attention pool makes the dense embeddings: ``'attention'``
+            (DenseCLIP, every pixel attends) or ``'value'`` (MaskCLIP's value path, exact
+            global token; CLIP-SP). See ``DenseAttentionPool2d``.
     """
 
     def __init__(self,
@@ -49,6 +52,7 @@ class CLIPResNet(BaseModule):
                  norm_eval: bool = False,
                  norm_trainable: bool = True,
                  input_resolution: int | None = None,
+                 dense_mode: str = 'attention',
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         cfg = get_clip_config(arch)
@@ -64,7 +68,8 @@ class CLIPResNet(BaseModule):
         if with_embeddings:
             grid = int(round((pool.positional_embedding.shape[0] - 1)**0.5))
             self.visual.attnpool = DenseAttentionPool2d(
-                grid, pool.q_proj.in_features, pool.num_heads, pool.c_proj.out_features)
+                grid, pool.q_proj.in_features, pool.num_heads, pool.c_proj.out_features,
+                dense_mode=dense_mode)
             self.embed_dim = pool.c_proj.out_features
         else:
             self.visual.attnpool = None

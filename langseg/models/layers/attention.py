@@ -30,6 +30,9 @@ class MultiHeadAttention(nn.Module):
         num_heads: heads; ``dim`` must divide by it.
         key_dim: width of the keys/values (``dim`` by default). Without a key/value
             projection it must equal ``dim``.
+        inner_dim: width the projections map to, where the heads attend (``dim`` by
+            default); smaller makes a cheaper attention (CLIP-SP's decoder uses dim / 2).
+            Without ``W^Q``/``W^K``/``W^V``/``W^O`` it must equal ``dim``.
         q_proj, k_proj, v_proj, out_proj: build ``W^Q``, ``W^K``, ``W^V``, ``W^O``.
         qkv_bias: bias of the input projections.
         weighting: ``'softmax'`` (attention) or ``'inner_product'`` (ablation).
@@ -37,24 +40,28 @@ class MultiHeadAttention(nn.Module):
     """
 
     def __init__(self, dim: int, num_heads: int, key_dim: int | None = None,
-                 q_proj: bool = True, k_proj: bool = True, v_proj: bool = True,
+                 inner_dim: int | None = None, q_proj: bool = True, k_proj: bool = True, v_proj: bool = True,
                  out_proj: bool = True, qkv_bias: bool = True,
                  weighting: str = 'softmax', attn_drop: float = 0.0,
                  proj_drop: float = 0.0) -> None:
         super().__init__()
         key_dim = key_dim or dim
-        if dim % num_heads:
-            raise ValueError(f'attention width {dim} is not divisible by {num_heads} heads')
+        inner_dim = inner_dim or dim
+        if inner_dim % num_heads:
+            raise ValueError(f'attention width {inner_dim} is not divisible by {num_heads} heads')
+        if inner_dim != dim and not (q_proj and k_proj and v_proj and out_proj):
+            raise ValueError(f'an inner width {inner_dim} != {dim} needs all four projections')
         if weighting not in WEIGHTINGS:
             raise ValueError(f'weighting must be one of {WEIGHTINGS}, got {weighting!r}')
         if key_dim != dim and not (k_proj and v_proj):
             raise ValueError(f'keys of width {key_dim} need W^K and W^V to reach width {dim}')
         self.dim, self.num_heads, self.weighting = dim, num_heads, weighting
-        self.head_dim = dim // num_heads
-        self.q_proj = nn.Linear(dim, dim, bias=qkv_bias) if q_proj else None
-        self.k_proj = nn.Linear(key_dim, dim, bias=qkv_bias) if k_proj else None
-        self.v_proj = nn.Linear(key_dim, dim, bias=qkv_bias) if v_proj else None
-        self.out_proj = nn.Linear(dim, dim) if out_proj else None
+        self.inner_dim = inner_dim
+        self.head_dim = inner_dim // num_heads
+        self.q_proj = nn.Linear(dim, inner_dim, bias=qkv_bias) if q_proj else None
+        self.k_proj = nn.Linear(key_dim, inner_dim, bias=qkv_bias) if k_proj else None
+        self.v_proj = nn.Linear(key_dim, inner_dim, bias=qkv_bias) if v_proj else None
+        self.out_proj = nn.Linear(inner_dim, dim) if out_proj else None
         self.attn_drop = attn_drop
         self.proj_drop = nn.Dropout(proj_drop)
 
@@ -76,7 +83,7 @@ class MultiHeadAttention(nn.Module):
         else:
             weights = q @ k.transpose(-2, -1) * (self.head_dim**-0.5 / k.shape[-2])
             out = F.dropout(weights, drop, self.training) @ v
-        out = out.transpose(1, 2).reshape(query.shape[0], query.shape[1], self.dim)
+        out = out.transpose(1, 2).reshape(query.shape[0], query.shape[1], self.inner_dim)
         if self.out_proj is not None:
             out = self.out_proj(out)
         return self.proj_drop(out)

@@ -107,15 +107,15 @@ class DualGraphFormerBlock(nn.Module):
     queries over image nodes, image nodes over the text), Add & LN (ADDS' order)."""
 
     def __init__(self, dim: int, num_classes: int, num_nodes: int, num_heads: int,
-                 adjacency: torch.Tensor | None) -> None:
+                 adjacency: torch.Tensor | None, attn_dim: int | None = None) -> None:
         super().__init__()
         self.compress = nn.Linear(dim, num_nodes)     # token -> assignment logits over N
         self.image_graph = GraphConv(num_nodes, dim)
         self.text_graph = GraphConv(num_classes, dim, adjacency)
         self.w_v = nn.Parameter(torch.ones(1))
         self.w_s = nn.Parameter(torch.ones(1))
-        self.text_attn = MultiHeadAttention(dim, num_heads)
-        self.image_attn = MultiHeadAttention(dim, num_heads)
+        self.text_attn = MultiHeadAttention(dim, num_heads, inner_dim=attn_dim)
+        self.image_attn = MultiHeadAttention(dim, num_heads, inner_dim=attn_dim)
         self.text_norm = nn.LayerNorm(dim)
         self.image_norm = nn.LayerNorm(dim)
 
@@ -133,15 +133,29 @@ class DualGraphFormerBlock(nn.Module):
 @MODELS.register_module()
 class DualGraphFormerDecoder(BaseModule):
     """Multi-label decoder: ``num_blocks`` Dual GraphFormer blocks, then a linear classifier
-    with sigmoid on the text path: logits (B, K)."""
+    with sigmoid on the text path: logits (B, K).
+
+    Args:
+        dim: token width C (CLIP's embedding width).
+        num_classes: K.
+        num_blocks: blocks (3 in the paper).
+        num_nodes: N, the image nodes after compression (not given; 64).
+        num_heads: attention heads.
+        attn_dim: width inside the two cross-attentions (not given; ``dim // 2`` by
+            default, the width that fits the published params of both RN50 and RN101,
+            docs/methods/clip_sp.md).
+        cooccurrence: ``.npz`` from tools/compute_cooccurrence.py initialising the text
+            adjacency.
+    """
 
     def __init__(self, dim: int, num_classes: int, num_blocks: int = 3, num_nodes: int = 64,
-                 num_heads: int = 8, cooccurrence: str | None = None,
-                 init_cfg: dict | None = None) -> None:
+                 num_heads: int = 8, attn_dim: int | None = None,
+                 cooccurrence: str | None = None, init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.cooccurrence, self.num_classes = cooccurrence, num_classes
+        attn_dim = attn_dim or dim // 2
         self.blocks = nn.ModuleList(
-            DualGraphFormerBlock(dim, num_classes, num_nodes, num_heads, None)
+            DualGraphFormerBlock(dim, num_classes, num_nodes, num_heads, None, attn_dim)
             for _ in range(num_blocks))
         self.classifier = nn.Linear(dim, 1)
 
@@ -201,13 +215,19 @@ def load_cooccurrence_adjacency(path: str, num_classes: int) -> torch.Tensor:
 class SceneRefinement(nn.Module):
     """Scene refinement (Sec. 3.3, Eq. 3-4): T_g = Pool(MLP(T)) gates x4's channels
     (sigmoid, SENet style); non-local cross-attention with queries from x4' and keys /
-    values from T; [attention output, x4'] -> 1x1 conv -> the new x4."""
+    values from T; [attention output, x4'] -> 1x1 conv -> the new x4.
+
+    The "MLP layer" of Eq. 3 is one linear layer C+1 -> C4 by default (``mlp_hidden``
+    adds a hidden GELU layer of that width)."""
 
     def __init__(self, in_channels: int, token_dim: int, k: int, attn_dim: int,
-                 norm_cfg: dict) -> None:
+                 norm_cfg: dict, mlp_hidden: int | None = None) -> None:
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(token_dim, in_channels), nn.GELU(),
-                                 nn.Linear(in_channels, in_channels))
+        if mlp_hidden:
+            self.mlp = nn.Sequential(nn.Linear(token_dim, mlp_hidden), nn.GELU(),
+                                     nn.Linear(mlp_hidden, in_channels))
+        else:
+            self.mlp = nn.Linear(token_dim, in_channels)
         self.pool = nn.Linear(k, 1)                                   # learned pooling over k
         self.query = nn.Conv2d(in_channels, attn_dim, 1)
         self.key = nn.Linear(token_dim, attn_dim)
@@ -240,7 +260,8 @@ class CLIPSPFusion(BaseModule):
         k: scene labels kept (30 for ADE20K).
         decoder: multi-label decoder config (``DualGraphFormerDecoder`` or
             ``MLPMultiLabelDecoder``); ``dim``/``num_classes`` are filled in.
-        attn_dim: width of the non-local attention.
+        attn_dim: width of the non-local attention (not given; 256).
+        mlp_hidden: hidden width of the refinement MLP (None: one linear layer).
         loss_ml: ASL config; aux_loss_weight: weight of the attention loss.
         score_level: the map refined (x4 = 3).
     """
@@ -250,6 +271,7 @@ class CLIPSPFusion(BaseModule):
 
     def __init__(self, in_channels, text_dim: int, num_classes: int, k: int = 30,
                  decoder: dict | None = None, attn_dim: int = 256,
+                 mlp_hidden: int | None = None,
                  loss_ml: dict | None = None, aux_loss_weight: float = 0.4,
                  score_level: int = 3, norm_cfg: dict | None = None,
                  ignore_index: int = 255, init_cfg: dict | None = None) -> None:
@@ -262,7 +284,7 @@ class CLIPSPFusion(BaseModule):
                                          **(decoder or {}), dim=text_dim,
                                          num_classes=num_classes))
         self.refine = SceneRefinement(self.in_channels[score_level], text_dim + 1, self.k,
-                                      attn_dim, norm_cfg or dict(type='BN'))
+                                      attn_dim, norm_cfg or dict(type='BN'), mlp_hidden)
         self.loss_ml = MODELS.build(dict(dict(type='AsymmetricLoss', loss_weight=10.0),
                                          **(loss_ml or {})))
         self.aux_loss_weight = aux_loss_weight
