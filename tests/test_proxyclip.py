@@ -10,7 +10,8 @@ from mmengine.registry import init_default_scope
 
 import langseg  # noqa: F401
 from langseg.models.layers import proxy_affinity, proxy_attention
-from langseg.models.segmentors.proxyclip import symmetric_padding, window_starts
+from langseg.models.segmentors.proxyclip import symmetric_padding
+from langseg.models.segmentors.sliding_window import window_starts
 from langseg.utils.errors import ConfigError
 from mmseg.registry import MODELS
 

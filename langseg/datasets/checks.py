@@ -34,7 +34,7 @@ DATASET_LAYOUTS: dict[str, str] = {
                          'tools/dataset_converters/coco_object.py)',
 }
 _IMG_SUFFIX_DEFAULTS = {'CityscapesDataset': '_leftImg8bit.png'}
-_SELF_GENERATING = {'ToyShapesDataset'}
+_SELF_GENERATING = {'ToyShapesDataset', 'ToyImageTextDataset'}
 
 
 def _leaf_datasets(cfg: Any) -> Iterator[dict]:

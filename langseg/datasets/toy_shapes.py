@@ -187,6 +187,56 @@ def generate_toy_shapes(data_root: str, num_train: int = 3000, num_val: int = 20
     return data_root
 
 
+def toy_caption(label: np.ndarray) -> str:
+    """A caption naming every toy object of a label map, the first two with their spatial
+    relation: "a red circle above a blue square and a green triangle"."""
+    objects = []
+    for cls in np.unique(label):
+        if cls == 0:
+            continue
+        ys, xs = np.nonzero(label == cls)
+        objects.append((len(ys), TOY_CLASSES[cls], ys.mean(), xs.mean()))
+    if not objects:
+        return 'clutter with no object'
+    objects.sort(key=lambda o: -o[0])
+    words = f'a {objects[0][1]}'
+    if len(objects) > 1:
+        (_, _, ya, xa), (_, name, yb, xb) = objects[0], objects[1]
+        if abs(ya - yb) >= abs(xa - xb):
+            relation = 'above' if ya < yb else 'below'
+        else:
+            relation = 'left of' if xa < xb else 'right of'
+        words += f' {relation} a {name}'
+    for _, name, _, _ in objects[2:]:
+        words += f' and a {name}'
+    return words
+
+
+def generate_toy_image_text(data_root: str, split: str = 'training',
+                            out: str | None = None) -> str:
+    """Write ``captions_{split}.csv`` (columns image, caption) for a generated toy root:
+    the image-text set of SegCLIP's CPU run. Returns the path (kept if present)."""
+    out = out or osp.join(data_root, f'captions_{split}.csv')
+    if osp.isfile(out):
+        return out
+    image_dir = osp.join(data_root, 'images', split)
+    if not osp.isdir(image_dir):
+        raise DataError(f'{image_dir} does not exist: generate the toy shapes first')
+    import csv
+    rows = []
+    for name in sorted(os.listdir(image_dir)):
+        label = cv2.imread(osp.join(data_root, 'annotations', split,
+                                    osp.splitext(name)[0] + '.png'), cv2.IMREAD_GRAYSCALE)
+        rows.append((f'images/{split}/{name}', toy_caption(label)))
+    tmp = f'{out}.{os.getpid()}.tmp'
+    with open(tmp, 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(['image', 'caption'])
+        writer.writerows(rows)
+    os.replace(tmp, out)
+    return out
+
+
 @DATASETS.register_module()
 class ToyShapesDataset(BaseSegDataset):
     """The toy shapes dataset (see module docstring); generated on first use.

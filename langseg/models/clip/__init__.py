@@ -8,12 +8,13 @@ from .factory import build_text_tower, build_visual_tower, load_pretrained_tower
 from .loading import (load_clip_state_dict, load_tower_weights, read_state_dict_file,
                       resolve_pretrained, tower_state_dict)
 from .prompts import DEFAULT_TEMPLATE, resolve_templates, split_synonyms
-from .text_encoder import FrozenCLIPTextEncoder, resolve_class_names, tokenize
+from .text_encoder import (FrozenCLIPTextEncoder, encode_text_tokens, resolve_class_names,
+                           tokenize)
 from .vit_tokens import embed_vit_tokens
 
 __all__ = [
     'DEFAULT_TEMPLATE', 'FrozenCLIPTextEncoder', 'LearnableContextTextEncoder', 'TINY_CLIP_ARCHITECTURES',
-    'build_text_tower', 'build_visual_tower', 'embed_vit_tokens', 'get_clip_config', 'is_resnet',
+    'build_text_tower', 'build_visual_tower', 'embed_vit_tokens', 'encode_text_tokens', 'get_clip_config', 'is_resnet',
     'load_clip_state_dict', 'load_pretrained_tower', 'load_tower_weights',
     'read_state_dict_file', 'resolve_class_names', 'resolve_pretrained',
     'resolve_templates', 'split_synonyms', 'tokenize', 'tower_state_dict'

@@ -31,6 +31,24 @@ def tokenize(texts: Sequence[str], context_length: int = 77) -> torch.Tensor:
     return _TOKENIZERS[context_length](list(texts))
 
 
+def encode_text_tokens(text: torch.nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+    """Projected EOT features ``(N, D)`` of an open_clip ``TextTransformer`` for tokens of
+    any length up to its context (e.g. SegCLIP's 32): open_clip's own forward with the
+    causal mask cut to the sequence (open_clip keeps a full-context mask). Not normalised;
+    gradients flow (a trainable tower)."""
+    n, length = tokens.shape
+    if length > text.context_length:
+        raise ValueError(f'{length} tokens exceed the text context of {text.context_length}')
+    x = text.token_embedding(tokens) + text.positional_embedding[:length]
+    mask = text.attn_mask[:length, :length] if text.attn_mask is not None else None
+    x = text.ln_final(text.transformer(x, attn_mask=mask))
+    x = x[torch.arange(n, device=x.device), tokens.argmax(dim=-1)]     # the EOT token
+    proj = text.text_projection
+    if proj is None:
+        return x
+    return proj(x) if isinstance(proj, torch.nn.Linear) else x @ proj
+
+
 def resolve_class_names(class_names: str | Sequence[str]) -> list[str]:
     """A list of class names, the key of a dataset's list (``'ade20k'``, see
     ``langseg.datasets.class_names``), or a vocabulary file (``'voc21.txt'`` from

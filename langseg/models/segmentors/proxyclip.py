@@ -38,19 +38,9 @@ from ..clip import (FrozenCLIPTextEncoder, build_visual_tower, embed_vit_tokens,
                     get_clip_config, is_resnet, load_pretrained_tower)
 from ..layers import block_value_path, proxy_attention, residual_block_forward, \
     resize_value_grid
+from .sliding_window import window_starts
 
 ATTENTIONS = ('proxy', 'maskclip')
-
-
-def window_starts(size: int, crop: int, stride: int) -> list[int]:
-    """Start offsets of the official sliding-window rule along one axis: ``n = max(size -
-    crop + stride - 1, 0) // stride + 1`` windows, the last shifted back inside."""
-    n = max(size - crop + stride - 1, 0) // stride + 1
-    starts = []
-    for i in range(n):
-        end = min(i * stride + crop, size)
-        starts.append(max(end - crop, 0))
-    return starts
 
 
 def symmetric_padding(h: int, w: int, multiple: int) -> tuple[int, int, int, int]:

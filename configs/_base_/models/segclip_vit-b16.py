@@ -1,0 +1,22 @@
+# SegCLIP (paper 002): CLIP ViT-B/16 with the semantic group module after layer 10,
+# 8 centers, 2 cross-attention blocks, Gumbel tau 0.9; text tower trainable (embeddings
+# frozen); contrastive + masked reconstruction (75%, MAE decoder 384 x 3) + superpixel KL.
+model = dict(
+    type='SegCLIP',
+    data_preprocessor=dict(
+        type='SegDataPreProcessor',
+        mean=[122.7709383, 116.7460125, 104.09373615],   # CLIP's normalisation
+        std=[68.5005327, 66.6321579, 70.32316305],
+        bgr_to_rgb=True,
+        size=(224, 224),
+        pad_val=0,
+        seg_pad_val=255),
+    backbone=dict(type='SemanticGroupViT', arch='ViT-B-16', pretrained='openai',
+                  plug_layer=10, num_centers=8, num_cross_attn=2, tau=0.9),
+    losses=('contrastive', 'reconstruction', 'superpixel'),
+    mask_ratio=0.75,
+    decoder=dict(decoder_dim=384, decoder_depth=3, decoder_heads=8, encoder_depth=2),
+    templates='a photo of a {}.',
+    top_k=5,
+    slide_crop=224,
+    slide_stride=224)

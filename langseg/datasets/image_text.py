@@ -1,0 +1,324 @@
+"""Image-text pairs for SegCLIP pretraining: datasets and transforms.
+
+Datasets (one sample per caption; ``data_info`` = ``img_path`` + ``caption``):
+
+* :class:`COCOCaptionsDataset`: the official ``captions_train2017.json`` (``images`` +
+  ``annotations``) or Karpathy's ``dataset_coco.json`` (``images[].sentences``, split
+  filter, train + restval by default);
+* :class:`ImageTextCSVDataset`: a CSV or TSV file with a header naming the image and
+  caption columns (``image,caption`` by default); paths relative to ``data_root``;
+* :class:`ImageTextTarDataset`: webdataset-style tar shards (``key.jpg`` + ``key.txt``
+  members) read with the standard library by byte offset, map-style so that mmengine's
+  samplers and DDP work unchanged (no ``webdataset`` package needed).
+
+Transforms: :class:`LoadImageTextImage` (file or tar member), :class:`FelzenszwalbSuperpixels`
+(scikit-image, on the image resized to short side 224, optional ``.npy`` cache keyed by
+file and settings), :class:`RandomResizedCropWithSuperpixels` (the superpixels follow the
+crop, nearest), :class:`SuperpixelPatchLabels` (majority vote per patch),
+:class:`CLIPTokenize` (32 tokens) and :class:`PackImageTextInputs`.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import os.path as osp
+import tarfile
+
+import cv2
+import mmcv
+import numpy as np
+import torch
+from mmcv.transforms import BaseTransform
+from mmengine.dataset import BaseDataset
+
+from ..registry import DATASETS, TRANSFORMS
+from ..utils.errors import DataError
+
+
+def _check_file(path: str, what: str) -> None:
+    if not osp.isfile(path):
+        raise DataError(f'{what} {path} does not exist')
+
+
+@DATASETS.register_module()
+class COCOCaptionsDataset(BaseDataset):
+    """COCO captions, official JSON or Karpathy split (see module docstring).
+
+    Args:
+        ann_file: the JSON file; data_prefix ``dict(img_path=...)``: image folder.
+        splits: Karpathy splits kept (``('train', 'restval')``); ignored for the official
+            format.
+    """
+
+    def __init__(self, *args, splits=('train', 'restval'), **kwargs) -> None:
+        self.splits = tuple(splits)
+        super().__init__(*args, **kwargs)
+
+    def load_data_list(self) -> list[dict]:
+        _check_file(self.ann_file, 'COCO captions file')
+        with open(self.ann_file) as f:
+            data = json.load(f)
+        root = self.data_prefix.get('img_path', '')
+        out = []
+        if 'annotations' in data:                                     # official format
+            files = {img['id']: img['file_name'] for img in data['images']}
+            for ann in data['annotations']:
+                out.append(dict(img_path=osp.join(root, files[ann['image_id']]),
+                                caption=ann['caption'].strip()))
+        elif 'images' in data and data['images'] and 'sentences' in data['images'][0]:
+            for img in data['images']:                                 # Karpathy split
+                if img.get('split') not in self.splits:
+                    continue
+                path = osp.join(root, img.get('filepath', ''), img['filename'])
+                out.extend(dict(img_path=path, caption=s['raw'].strip())
+                           for s in img['sentences'])
+        else:
+            raise DataError(f'{self.ann_file}: expected COCO captions (images + annotations) '
+                            'or a Karpathy split (images[].sentences)')
+        return out
+
+
+@DATASETS.register_module()
+class ImageTextCSVDataset(BaseDataset):
+    """Pairs from a CSV/TSV file with a header (``.tsv`` -> tab separated).
+
+    Args:
+        image_key, caption_key: the header's column names.
+    """
+
+    def __init__(self, *args, image_key: str = 'image', caption_key: str = 'caption',
+                 **kwargs) -> None:
+        self.image_key, self.caption_key = image_key, caption_key
+        super().__init__(*args, **kwargs)
+
+    def load_data_list(self) -> list[dict]:
+        _check_file(self.ann_file, 'image-text file')
+        delimiter = '\t' if self.ann_file.endswith('.tsv') else ','
+        root = self.data_prefix.get('img_path', self.data_root or '')
+        with open(self.ann_file, newline='') as f:
+            reader = csv.DictReader(f, delimiter=delimiter)
+            missing = {self.image_key, self.caption_key} - set(reader.fieldnames or ())
+            if missing:
+                raise DataError(f'{self.ann_file}: header {reader.fieldnames} lacks the '
+                                f'columns {sorted(missing)} (set image_key / caption_key)')
+            return [dict(img_path=osp.join(root, row[self.image_key]),
+                         caption=row[self.caption_key].strip()) for row in reader]
+
+
+@DATASETS.register_module()
+class ImageTextTarDataset(BaseDataset):
+    """Webdataset-style shards: ``ann_file`` is a text file listing shard paths (one per
+    line, relative to ``data_root``), or a single ``.tar``. Each key with an image
+    (jpg/jpeg/png/webp) and a ``txt`` member is one sample."""
+
+    IMAGE_EXTS = ('jpg', 'jpeg', 'png', 'webp')
+
+    def load_data_list(self) -> list[dict]:
+        _check_file(self.ann_file, 'shard list')
+        if self.ann_file.endswith('.tar'):
+            shards = [self.ann_file]
+        else:
+            with open(self.ann_file) as f:
+                shards = [osp.join(self.data_root or '', line.strip()) for line in f
+                          if line.strip()]
+        out = []
+        for shard in shards:
+            _check_file(shard, 'tar shard')
+            members: dict[str, dict] = {}
+            with tarfile.open(shard) as tar:
+                for m in tar:
+                    folder, base = osp.split(m.name)
+                    if not m.isfile() or '.' not in base:
+                        continue
+                    stem, ext = base.split('.', 1)        # webdataset: key = up to 1st dot
+                    key = osp.join(folder, stem)
+                    members.setdefault(key, {})[ext.lower()] = (m.offset_data, m.size)
+                    if ext.lower() == 'txt':
+                        members[key]['caption'] = tar.extractfile(m).read().decode().strip()
+            for key, parts in sorted(members.items()):
+                image = next((parts[e] for e in self.IMAGE_EXTS if e in parts), None)
+                if image is None or 'caption' not in parts:
+                    continue
+                out.append(dict(img_path=f'{shard}::{key}', tar_shard=shard,
+                                tar_offset=image[0], tar_size=image[1],
+                                caption=parts['caption']))
+        return out
+
+
+@TRANSFORMS.register_module()
+class LoadImageTextImage(BaseTransform):
+    """Read the image (RGB order kept as mmcv's BGR, like ``LoadImageFromFile``) from a
+    file or from a tar member; a clear error names a missing or unreadable image."""
+
+    def transform(self, results: dict) -> dict:
+        if 'tar_shard' in results:
+            with open(results['tar_shard'], 'rb') as f:
+                f.seek(results['tar_offset'])
+                data = f.read(results['tar_size'])
+        else:
+            try:
+                with open(results['img_path'], 'rb') as f:
+                    data = f.read()
+            except OSError as exc:
+                raise DataError(f'cannot read image {results["img_path"]}: {exc}') from None
+        img = mmcv.imfrombytes(data, flag='color')
+        if img is None:
+            raise DataError(f'{results["img_path"]} is not a readable image')
+        results['img'] = img
+        results['img_shape'] = results['ori_shape'] = img.shape[:2]
+        return results
+
+
+@TRANSFORMS.register_module()
+class FelzenszwalbSuperpixels(BaseTransform):
+    """Superpixel ids (H, W int32) of the full image: ``felzenszwalb(scale, sigma,
+    min_size)`` on the image resized to short side ``short_side`` (224), ids resized back
+    (nearest). ``cache_dir``: reuse ``.npy`` files keyed by path and settings."""
+
+    def __init__(self, scale: float = 224, sigma: float = 0.9, min_size: int = 224,
+                 short_side: int = 224, cache_dir: str | None = None) -> None:
+        self.scale, self.sigma, self.min_size = scale, sigma, min_size
+        self.short_side, self.cache_dir = short_side, cache_dir
+
+    def _cache_path(self, results: dict) -> str | None:
+        if not self.cache_dir:
+            return None
+        key = f'{results["img_path"]}|{self.scale}|{self.sigma}|{self.min_size}|' \
+              f'{self.short_side}'
+        return osp.join(self.cache_dir, hashlib.sha1(key.encode()).hexdigest() + '.npy')
+
+    def compute(self, img: np.ndarray) -> np.ndarray:
+        from skimage.segmentation import felzenszwalb
+        h, w = img.shape[:2]
+        factor = self.short_side / min(h, w)
+        small = cv2.resize(img, (max(1, round(w * factor)), max(1, round(h * factor))),
+                           interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+        ids = felzenszwalb(small[..., ::-1], scale=self.scale, sigma=self.sigma,
+                           min_size=self.min_size).astype(np.int32)
+        return cv2.resize(ids, (w, h), interpolation=cv2.INTER_NEAREST)
+
+    def transform(self, results: dict) -> dict:
+        path = self._cache_path(results)
+        if path and osp.isfile(path):
+            ids = np.load(path, allow_pickle=False)
+        else:
+            ids = self.compute(results['img'])
+            if path:
+                os.makedirs(self.cache_dir, exist_ok=True)
+                tmp = f'{path}.{os.getpid()}.tmp.npy'
+                np.save(tmp, ids)
+                os.replace(tmp, path)
+        results['superpixels'] = ids
+        return results
+
+
+@TRANSFORMS.register_module()
+class RandomResizedCropWithSuperpixels(BaseTransform):
+    """torchvision's RandomResizedCrop (area ``scale``, aspect ``ratio``, 10 tries, then
+    the central crop) to ``size``; the image bicubic, ``superpixels`` (if present)
+    nearest, so that they follow the crop."""
+
+    def __init__(self, size: int = 224, scale=(0.5, 1.0), ratio=(3 / 4, 4 / 3)) -> None:
+        self.size, self.scale, self.ratio = int(size), tuple(scale), tuple(ratio)
+
+    def box(self, h: int, w: int, rng=np.random) -> tuple[int, int, int, int]:
+        area = h * w
+        log_ratio = (math.log(self.ratio[0]), math.log(self.ratio[1]))
+        for _ in range(10):
+            target = area * rng.uniform(*self.scale)
+            aspect = math.exp(rng.uniform(*log_ratio))
+            cw, ch = int(round(math.sqrt(target * aspect))), int(round(math.sqrt(target / aspect)))
+            if 0 < cw <= w and 0 < ch <= h:
+                return int(rng.randint(0, h - ch + 1)), int(rng.randint(0, w - cw + 1)), ch, cw
+        side = min(h, w)
+        return (h - side) // 2, (w - side) // 2, side, side
+
+    def transform(self, results: dict) -> dict:
+        img = results['img']
+        y, x, ch, cw = self.box(*img.shape[:2])
+        size = (self.size, self.size)
+        results['img'] = cv2.resize(img[y:y + ch, x:x + cw], size, interpolation=cv2.INTER_CUBIC)
+        if 'superpixels' in results:
+            results['superpixels'] = cv2.resize(results['superpixels'][y:y + ch, x:x + cw],
+                                                size, interpolation=cv2.INTER_NEAREST)
+        results['img_shape'] = size
+        results['crop_box'] = (y, x, ch, cw)
+        return results
+
+
+def patch_majority_labels(ids: np.ndarray, patch_size: int) -> np.ndarray:
+    """The most frequent superpixel id inside each ``patch_size`` patch, row-major (N,)
+    (ties: the smallest id). The reference uses the floored mean of the ids, which can
+    name a superpixel absent from the patch; a majority vote cannot."""
+    h, w = ids.shape
+    gh, gw = h // patch_size, w // patch_size
+    patches = ids[:gh * patch_size, :gw * patch_size].reshape(gh, patch_size, gw, patch_size)
+    patches = patches.transpose(0, 2, 1, 3).reshape(gh * gw, -1)
+    out = np.empty(gh * gw, np.int64)
+    for i, values in enumerate(patches):
+        uniq, counts = np.unique(values, return_counts=True)
+        out[i] = uniq[counts.argmax()]
+    return out
+
+
+@TRANSFORMS.register_module()
+class SuperpixelPatchLabels(BaseTransform):
+    """``superpixel_patches`` (N,) by majority vote per patch of ``patch_size``."""
+
+    def __init__(self, patch_size: int = 16) -> None:
+        self.patch_size = int(patch_size)
+
+    def transform(self, results: dict) -> dict:
+        results['superpixel_patches'] = patch_majority_labels(results['superpixels'],
+                                                              self.patch_size)
+        return results
+
+
+@TRANSFORMS.register_module()
+class CLIPTokenize(BaseTransform):
+    """``text_tokens`` (context_length,): SOT + at most context_length - 2 BPE tokens + EOT."""
+
+    def __init__(self, context_length: int = 32) -> None:
+        self.context_length = int(context_length)
+
+    def transform(self, results: dict) -> dict:
+        from ..models.clip import tokenize
+        results['text_tokens'] = tokenize([results['caption']], self.context_length)[0]
+        return results
+
+
+@TRANSFORMS.register_module()
+class PackImageTextInputs(BaseTransform):
+    """``inputs`` (3, H, W) uint8 tensor and a ``SegDataSample`` carrying ``text_tokens``,
+    ``superpixel_patches`` (when computed) and the caption in its metainfo."""
+
+    def transform(self, results: dict) -> dict:
+        from mmseg.structures import SegDataSample
+        img = results['img']
+        inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+        sample = SegDataSample()
+        sample.text_tokens = torch.as_tensor(results['text_tokens'], dtype=torch.long)
+        if 'superpixel_patches' in results:
+            sample.superpixel_patches = torch.as_tensor(results['superpixel_patches'])
+        sample.set_metainfo(dict(img_path=results['img_path'], caption=results['caption'],
+                                 img_shape=results['img_shape'],
+                                 ori_shape=results['ori_shape']))
+        return dict(inputs=inputs, data_samples=sample)
+
+
+@DATASETS.register_module()
+class ToyImageTextDataset(ImageTextCSVDataset):
+    """The toy shapes' training images with generated captions ("a red circle above a
+    blue square"): generated on first use (``generate``: toy settings), then read as a
+    CSV image-text set. SegCLIP's CPU run."""
+
+    def __init__(self, *args, generate: dict | None = None, split: str = 'training',
+                 **kwargs) -> None:
+        from .toy_shapes import generate_toy_image_text, generate_toy_shapes
+        root = kwargs.get('data_root')
+        generate_toy_shapes(root, **(generate or {}))
+        kwargs.setdefault('ann_file', generate_toy_image_text(root, split))
+        super().__init__(*args, **kwargs)

@@ -1,0 +1,426 @@
+"""SegCLIP (Luo et al., ICML 2023; paper 002): pretraining on image-text pairs and
+zero-shot segmentation, as one mmseg segmentor run by the mmengine runner.
+
+``loss`` (pretraining, Sec. 2.5, Eq. 7): ``L = L_con + L_rec + L_sup``, each switchable:
+
+* contrastive (Eq. 8-10): l2-normalised image token and text EOT feature, logit scale
+  ``exp(s)`` (learnable, from CLIP, clamped to 100), symmetric cross-entropy over the
+  *global* batch: features are gathered from every process with their gradient
+  (``torch.distributed.nn.functional.all_gather``);
+* masked reconstruction (Sec. 2.3, Eq. 4, MAE): a second forward on the 25% visible
+  patches (random per image); the patches are restored from the regions through the
+  mapping matrix, ``GELU(Linear_L(M^T) H_p)``; two new transformer blocks, a mean-pooled
+  pseudo class token, MAE's decoder (mask tokens, fixed 2-D sin-cos positions, blocks,
+  linear to pixels); MSE against the CLIP-normalised pixels of the masked patches only;
+* superpixel KL (Sec. 2.4, Eq. 5-6): with A the (straight-through) hard assignment per
+  patch and M = S A / rowsum(S) its average over the patch's super-patch,
+  ``0.5 [KL(softmax M || softmax A) + KL(softmax A || softmax M)]`` summed over patches
+  and centers, divided by B N L (the reference's normalisation).
+
+``predict`` (zero-shot, Sec. 2.5 "Inference"; reference/segclip.md): the image is resized
+to short side 224 (inside the model, scores resized back) and split into windows (224 /
+stride 224); per window the noise-free soft assignment is upsampled to the window and its
+argmax gives each pixel one region; ``G = 100 cos(region, class)`` (``similarity_scale``);
+the image token keeps the top-k (5) classes, ``G`` masked to them and re-softmaxed, times
+``softmax(G)``; pixel scores are the scores of its region. With a background class (index
+0, not prompted), a pixel whose best score is below ``min(bg_thresh, max G)`` is
+background. Windows are encoded ``window_batch`` at a time. Class embeddings are computed
+once per class list and weights (the cache is dropped after every training step).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+from mmseg.models.segmentors.base import BaseSegmentor
+from open_clip.transformer import ResidualAttentionBlock
+from torch import nn
+
+from ...registry import MODELS
+from ...utils.errors import ConfigError
+from ..clip import (build_text_tower, encode_text_tokens, load_clip_state_dict,
+                    load_pretrained_tower, resolve_class_names, resolve_templates,
+                    split_synonyms, tokenize)
+from .sliding_window import window_starts
+
+LOSSES = ('contrastive', 'reconstruction', 'superpixel')
+
+
+def sincos_pos_embed_2d(dim: int, grid: tuple[int, int]) -> torch.Tensor:
+    """MAE's fixed 2-D sin-cos positions ``(h*w, dim)``: half the channels encode the row,
+    half the column, each ``[sin(p w_i), cos(p w_i)]`` with ``w_i = 10000^(-i/(dim/4))``."""
+    if dim % 4:
+        raise ConfigError(f'sin-cos positions need a width divisible by 4, got {dim}')
+    h, w = grid
+    omega = 1.0 / 10000**(torch.arange(dim // 4, dtype=torch.float64) / (dim / 4))
+    rows, cols = torch.meshgrid(torch.arange(h, dtype=torch.float64),
+                                torch.arange(w, dtype=torch.float64), indexing='ij')
+
+    def encode(pos: torch.Tensor) -> torch.Tensor:
+        angles = pos.flatten()[:, None] * omega[None]
+        return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+    return torch.cat([encode(rows), encode(cols)], dim=1).float()
+
+
+def random_keep_indices(batch: int, num_patches: int, keep_ratio: float,
+                        device: torch.device, generator: torch.Generator | None = None
+                        ) -> torch.Tensor:
+    """Indices (B, round(N * keep_ratio)) of the visible patches, random per image."""
+    keep = max(1, int(round(num_patches * keep_ratio)))
+    noise = torch.rand(batch, num_patches, generator=generator).to(device)
+    return noise.argsort(dim=1)[:, :keep]
+
+
+def superpixel_kl_loss(assignment: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Eq. 5-6. ``assignment`` (B, N, L) per-patch assignment (the hard one, with its
+    straight-through gradient); ``labels`` (B, N) superpixel id of each patch (negative:
+    no label, the patch is its own super-patch)."""
+    b, n, l_ = assignment.shape
+    same = labels[:, :, None] == labels[:, None, :]                       # B, N, N
+    same = same | torch.eye(n, dtype=torch.bool, device=labels.device)
+    same = same.to(assignment.dtype)
+    averaged = same @ assignment / same.sum(-1, keepdim=True)             # M of Eq. 5
+    log_p = F.log_softmax(assignment, dim=-1)
+    log_q = F.log_softmax(averaged, dim=-1)
+    kl_qp = (log_q.exp() * (log_q - log_p)).sum()
+    kl_pq = (log_p.exp() * (log_p - log_q)).sum()
+    return 0.5 * (kl_qp + kl_pq) / (b * n * l_)
+
+
+def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``x`` from every process, keeping the gradient to each copy."""
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return x
+    from torch.distributed.nn.functional import all_gather
+    return torch.cat(all_gather(x), dim=0)
+
+
+def contrastive_loss(image: torch.Tensor, text: torch.Tensor, scale: torch.Tensor
+                     ) -> torch.Tensor:
+    """Eq. 8-10 on l2-normalised (B, D) features of the global batch."""
+    logits = scale * image @ text.t()
+    target = torch.arange(len(image), device=image.device)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
+
+
+class MaskedReconstructionHead(nn.Module):
+    """Sec. 2.3: patches from regions (Eq. 4), two transformer blocks, MAE decoder."""
+
+    def __init__(self, width: int, num_heads: int, num_centers: int, patch_size: int,
+                 grid: tuple[int, int], decoder_dim: int = 384, decoder_depth: int = 3,
+                 decoder_heads: int = 8, encoder_depth: int = 2) -> None:
+        super().__init__()
+        self.patch_size, self.grid = patch_size, tuple(grid)
+        self.assign_linear = nn.Linear(num_centers, num_centers)
+        self.encoder = nn.ModuleList(ResidualAttentionBlock(width, num_heads)
+                                     for _ in range(encoder_depth))
+        self.embed = nn.Linear(width, decoder_dim)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_dim))
+        nn.init.normal_(self.mask_token, std=0.02)
+        self.register_buffer('pos_embed', sincos_pos_embed_2d(decoder_dim, self.grid),
+                             persistent=False)
+        self.decoder = nn.ModuleList(ResidualAttentionBlock(decoder_dim, decoder_heads)
+                                     for _ in range(decoder_depth))
+        self.norm = nn.LayerNorm(decoder_dim)
+        self.predict = nn.Linear(decoder_dim, patch_size * patch_size * 3)
+
+    def forward(self, regions: torch.Tensor, assignment: torch.Tensor,
+                keep: torch.Tensor) -> torch.Tensor:
+        """``regions`` (B, L, C) of the visible patches' grouping, ``assignment`` (B, L, Nv),
+        ``keep`` (B, Nv) their indices -> predicted pixels (B, N, p*p*3) at every patch."""
+        b, nv = keep.shape
+        n = self.grid[0] * self.grid[1]
+        x = F.gelu(self.assign_linear(assignment.transpose(1, 2)) @ regions)  # Eq. 4
+        for block in self.encoder:
+            x = block(x)
+        x = torch.cat([x.mean(dim=1, keepdim=True), x], dim=1)               # pseudo CLS
+        x = self.embed(x)
+        full = self.mask_token.to(x.dtype).expand(b, n, -1).clone()
+        full = full.scatter(1, keep[..., None].expand(-1, -1, x.shape[-1]), x[:, 1:])
+        x = torch.cat([x[:, :1], full + self.pos_embed.to(x.dtype)], dim=1)
+        for block in self.decoder:
+            x = block(x)
+        return self.predict(self.norm(x))[:, 1:]
+
+
+def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """(B, 3, H, W) -> (B, N, p*p*3), patches in row-major order, pixels (p, p, 3)."""
+    b, c, h, w = images.shape
+    p = patch_size
+    x = images.reshape(b, c, h // p, p, w // p, p)
+    return x.permute(0, 2, 4, 3, 5, 1).reshape(b, (h // p) * (w // p), p * p * c)
+
+
+@MODELS.register_module()
+class SegCLIP(BaseSegmentor):
+    """SegCLIP pretraining (``mode='loss'``) and zero-shot segmentation (``'predict'``).
+
+    Args:
+        backbone: ``SemanticGroupViT`` config (arch, pretrained, plug_layer, centers...).
+        text: ``dict(arch=..., pretrained=...)`` for the trainable CLIP text tower
+            (token and positional embeddings frozen); defaults to the backbone's.
+        losses: the losses used in pretraining, a subset of ('contrastive',
+            'reconstruction', 'superpixel'); ``loss_weights`` per loss (1 each).
+        mask_ratio: masked patches of the reconstruction branch (0.75).
+        decoder: MAE decoder settings (decoder_dim 384, decoder_depth 3, decoder_heads 8,
+            encoder_depth 2).
+        max_logit_scale: the clamp of exp(s) (100).
+        class_names: zero-shot classes (a list, a dataset key or a vocabulary file).
+        background: whether class 0 is a background that is not prompted.
+        bg_thresh: the background threshold (VOC 0.80, Context 0.25, COCO-Object 0.65).
+        top_k: classes kept by the image-level filter (5).
+        templates: prompt templates ('a photo of a {}.').
+        similarity_scale: the factor of the region-class cosines, G = scale * cos (100,
+            the reference; ``None``: the model's learned ``exp(s)``, which is 100 for
+            CLIP-initialised weights, and what a model trained from scratch calibrated).
+        slide_crop, slide_stride: zero-shot windows (224, 224).
+        short_side: the image is resized (bilinear, antialiased) to this short side before
+            the windows and the scores resized back (224; None: as given).
+        window_batch: windows encoded together in one forward (16).
+    """
+
+    def __init__(self, backbone: dict, text: dict | None = None,
+                 losses: Sequence[str] = LOSSES, loss_weights: dict | None = None,
+                 mask_ratio: float = 0.75, decoder: dict | None = None,
+                 max_logit_scale: float = 100.0,
+                 class_names: str | Sequence[str] = (), background: bool = True,
+                 bg_thresh: float | None = 0.8, top_k: int = 5,
+                 templates: str | Sequence[str] = 'a photo of a {}.',
+                 similarity_scale: float | None = 100.0, slide_crop: int = 224,
+                 slide_stride: int = 224, short_side: int | None = 224,
+                 window_batch: int = 16, data_preprocessor: dict | None = None,
+                 init_cfg: dict | None = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        unknown = set(losses) - set(LOSSES)
+        if unknown:
+            raise ConfigError(f'unknown SegCLIP losses {sorted(unknown)}: expected a subset '
+                              f'of {LOSSES}')
+        if not 0 < mask_ratio < 1:
+            raise ConfigError(f'mask_ratio must be in (0, 1), got {mask_ratio}')
+        self.backbone = MODELS.build(dict(dict(type='SemanticGroupViT'), **backbone))
+        text = dict(arch=self.backbone.arch, pretrained=self.backbone.pretrained,
+                    **(text or {}))
+        self.text_arch, self.text_pretrained = text['arch'], text.get('pretrained')
+        self.text = build_text_tower(self.text_arch, self.text_pretrained)
+        self.text.token_embedding.requires_grad_(False)
+        self.text.positional_embedding.requires_grad_(False)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+        self.max_log_scale = math.log(max_logit_scale)
+        self.losses = tuple(losses)
+        self.loss_weights = {name: 1.0 for name in LOSSES}
+        self.loss_weights.update(loss_weights or {})
+        self.mask_ratio = float(mask_ratio)
+        image_size = self.backbone.visual.image_size
+        image_size = image_size if isinstance(image_size, (tuple, list)) else (image_size, ) * 2
+        self.pretrain_grid = tuple(s // self.backbone.patch_size for s in image_size)
+        self.reconstruction = MaskedReconstructionHead(
+            self.backbone.width, self.backbone.num_heads, self.backbone.num_centers,
+            self.backbone.patch_size, self.pretrain_grid, **(decoder or {})) \
+            if 'reconstruction' in self.losses else None
+        self.background, self.bg_thresh = bool(background), bg_thresh
+        self.top_k, self.templates = int(top_k), resolve_templates(templates)
+        self.slide_crop, self.slide_stride = int(slide_crop), int(slide_stride)
+        self.short_side = short_side
+        if int(window_batch) < 1:
+            raise ConfigError(f'window_batch must be a positive integer, got {window_batch}')
+        self.window_batch = int(window_batch)
+        self.similarity_scale = similarity_scale
+        self.class_names = resolve_class_names(class_names) if class_names else []
+        self._class_cache: tuple | None = None
+
+    # ------------------------------------------------------------------ weights
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.text_pretrained is not None:
+            load_pretrained_tower(self.text, self.text_arch, self.text_pretrained, 'text',
+                                  'the SegCLIP text encoder')
+            state, _ = load_clip_state_dict(self.text_arch, self.text_pretrained)
+            if 'logit_scale' in state:
+                with torch.no_grad():
+                    self.logit_scale.copy_(state['logit_scale'].float().reshape(()))
+        self._class_cache = None
+
+    def lr_group(self, name: str) -> str:
+        """'low' (4e-6 in the reference) or 'high' (4e-3) for a parameter name: CLIP's
+        stage-1 blocks, the whole text tower and the logit scale are 'low'; the blocks
+        after the plug, the group module, ln_post/proj and the new heads are 'high'."""
+        if name.startswith(('text.', 'logit_scale')):
+            return 'low'
+        prefix = 'backbone.visual.transformer.resblocks.'
+        if name.startswith(prefix):
+            return 'low' if int(name[len(prefix):].split('.')[0]) < \
+                self.backbone.plug_layer else 'high'
+        return 'high'
+
+    # --------------------------------------------------------------------- text
+    def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
+        return F.normalize(encode_text_tokens(self.text, tokens), dim=-1)
+
+    def set_class_names(self, class_names: str | Sequence[str]) -> None:
+        self.class_names = resolve_class_names(class_names)
+        self._class_cache = None
+
+    def prompted_classes(self) -> list[str]:
+        return self.class_names[1:] if self.background else self.class_names
+
+    def class_embeddings(self) -> torch.Tensor:
+        """(T, D) embeddings of the prompted classes (template and synonym means),
+        computed once per class list and weights."""
+        names = self.prompted_classes()
+        if not names:
+            raise ConfigError('SegCLIP zero-shot needs class_names (a list, a dataset key '
+                              'or a vocabulary file)')
+        key = (tuple(names), tuple(self.templates))
+        if self._class_cache is not None and self._class_cache[0] == key:
+            return self._class_cache[1]
+        device = self.logit_scale.device
+        rows = []
+        with torch.no_grad():
+            for name in names:
+                prompts = [t.format(w) for w in split_synonyms(name) for t in self.templates]
+                tokens = tokenize(prompts, self.text.context_length).to(device)
+                rows.append(F.normalize(self.encode_text(tokens).mean(0), dim=-1))
+        emb = torch.stack(rows)
+        self._class_cache = (key, emb)
+        return emb
+
+    # ------------------------------------------------------------------ training
+    def _stack_field(self, data_samples, name: str) -> torch.Tensor:
+        try:
+            return torch.stack([getattr(s, name) for s in data_samples])
+        except AttributeError:
+            raise ConfigError(f'SegCLIP pretraining needs data samples with {name!r}: use '
+                              'the image-text pipeline (PackImageTextInputs)') from None
+
+    def loss(self, inputs: torch.Tensor, data_samples) -> dict:
+        self._class_cache = None           # the text weights change with every step
+        with torch.no_grad():
+            self.logit_scale.clamp_(0, self.max_log_scale)
+        losses = {}
+        out = self.backbone(inputs)
+        if 'contrastive' in self.losses:
+            tokens = self._stack_field(data_samples, 'text_tokens')
+            image = gather_with_grad(F.normalize(out['embeddings'][:, 0], dim=-1))
+            text = gather_with_grad(self.encode_text(tokens))
+            losses['loss_contrastive'] = self.loss_weights['contrastive'] * \
+                contrastive_loss(image, text, self.logit_scale.exp())
+        if 'superpixel' in self.losses:
+            labels = self._stack_field(data_samples, 'superpixel_patches')
+            losses['loss_superpixel'] = self.loss_weights['superpixel'] * \
+                superpixel_kl_loss(out['hard'].transpose(1, 2), labels)
+        if 'reconstruction' in self.losses:
+            losses['loss_reconstruction'] = self.loss_weights['reconstruction'] * \
+                self.reconstruction_loss(inputs)
+        return losses
+
+    def reconstruction_loss(self, inputs: torch.Tensor,
+                            generator: torch.Generator | None = None) -> torch.Tensor:
+        patches, grid = self.backbone.embed_patches(inputs)
+        if grid != self.pretrain_grid:
+            raise ConfigError(f'the reconstruction branch is built for a {self.pretrain_grid} '
+                              f'patch grid, the batch has {grid}: crop to the tower size')
+        b, n, c = patches.shape
+        keep = random_keep_indices(b, n, 1 - self.mask_ratio, patches.device, generator)
+        visible = patches.gather(1, keep[..., None].expand(-1, -1, c))
+        group = self.backbone.group(self.backbone.stage1(visible))
+        pred = self.reconstruction(group['regions'], group['hard'], keep)
+        target = patchify(inputs, self.backbone.patch_size)
+        masked = torch.ones(b, n, device=inputs.device)
+        masked.scatter_(1, keep, 0.0)
+        per_patch = ((pred - target)**2).mean(-1)
+        return (per_patch * masked).sum() / masked.sum()
+
+    # --------------------------------------------------------------- zero-shot
+    def window_scores(self, windows: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        """Foreground class scores (B, T, h, w) of a batch of windows (Sec. 2.5)."""
+        out = self.backbone(windows)
+        b, _, h, w = windows.shape
+        gh, gw = out['grid']
+        soft = out['soft'].reshape(b, -1, gh, gw)
+        soft = F.interpolate(soft, size=(h, w), mode='bilinear', align_corners=False)
+        region_of_pixel = F.one_hot(soft.argmax(1), soft.shape[1]).to(text.dtype)  # B,h,w,L
+        emb = F.normalize(out['embeddings'].to(text.dtype), dim=-1)
+        scale = self.similarity_scale if self.similarity_scale is not None else \
+            float(self.logit_scale.exp().clamp(max=math.exp(self.max_log_scale)))
+        scores = scale * emb[:, 1:] @ text.t()                                    # B, L, T
+        probs = scores.softmax(-1)
+        k = min(self.top_k, text.shape[0])
+        top = (emb[:, 0] @ text.t()).topk(k, dim=-1).indices                     # B, k
+        keep = torch.zeros_like(probs[:, 0], dtype=torch.bool).scatter_(1, top, True)
+        filtered = scores.masked_fill(~keep[:, None], -float('inf')).softmax(-1) * probs
+        return torch.einsum('bhwl,blt->bthw', region_of_pixel, filtered)
+
+    def _logits(self, image: torch.Tensor) -> torch.Tensor:
+        """(num_classes, H, W) logits of one image (C, H, W) by sliding windows."""
+        text = self.class_embeddings()
+        size = image.shape[-2:]
+        if self.short_side and min(size) != self.short_side:
+            factor = self.short_side / min(size)
+            image = F.interpolate(image[None], size=[max(1, round(s * factor)) for s in size],
+                                  mode='bilinear', align_corners=False, antialias=True)[0]
+        _, h, w = image.shape
+        crop, stride = self.slide_crop, self.slide_stride
+        boxes = [(y, x) for y in window_starts(h, crop, stride)
+                 for x in window_starts(w, crop, stride)]
+        total = image.new_zeros(text.shape[0], h, w)
+        count = image.new_zeros(1, h, w)
+        # every window has the same size (the last ones are shifted back inside), so they
+        # go through the encoder in batches of ``window_batch``
+        for start in range(0, len(boxes), self.window_batch):
+            chunk = boxes[start:start + self.window_batch]
+            wins = torch.stack([image[:, y:y + crop, x:x + crop] for y, x in chunk])
+            win_h, win_w = wins.shape[-2:]
+            for (y, x), window in zip(chunk, self.window_scores(wins, text)):
+                total[:, y:y + win_h, x:x + win_w] += window
+                count[:, y:y + win_h, x:x + win_w] += 1
+        scores = total / count
+        if scores.shape[-2:] != size:
+            scores = F.interpolate(scores[None], size=size, mode='bilinear',
+                                   align_corners=False)[0]
+        h, w = size
+        if not self.background:
+            return scores
+        thresh = scores.max() if self.bg_thresh is None else \
+            torch.minimum(scores.max(), scores.new_tensor(self.bg_thresh))
+        bg = thresh.expand(1, h, w)
+        # background where the best score is below the threshold (ties go to background)
+        return torch.cat([bg, scores], dim=0)
+
+    def predict(self, inputs: torch.Tensor, data_samples=None):
+        with torch.no_grad():
+            logits = [self._logits(img) for img in inputs]
+        samples = data_samples if data_samples is not None else [None] * len(inputs)
+        return self._postprocess(logits, samples, inputs)
+
+    def _postprocess(self, logits, data_samples, inputs):
+        from mmseg.structures import SegDataSample
+        results = []
+        for seg, sample in zip(logits, data_samples):
+            if sample is None:
+                sample = SegDataSample()
+            meta = sample.metainfo
+            if 'img_padding_size' in meta or 'padding_size' in meta:
+                pad = meta.get('img_padding_size', meta.get('padding_size', [0] * 4))
+                l_, r, t, b = pad
+                seg = seg[:, t:seg.shape[1] - b, l_:seg.shape[2] - r]
+            if 'ori_shape' in meta and tuple(seg.shape[-2:]) != tuple(meta['ori_shape'][:2]):
+                seg = F.interpolate(seg[None], size=meta['ori_shape'][:2], mode='bilinear',
+                                    align_corners=False)[0]
+            sample.set_data(dict(seg_logits=PixelData(data=seg),
+                                 pred_sem_seg=PixelData(data=seg.argmax(0, keepdim=True))))
+            results.append(sample)
+        return results
+
+    def _forward(self, inputs: torch.Tensor, data_samples=None):
+        return self.backbone(inputs)['embeddings']
+
+    def extract_feat(self, inputs: torch.Tensor):
+        return self.backbone(inputs)
+
+    def encode_decode(self, inputs: torch.Tensor, batch_data_samples):
+        return torch.stack([self._logits(img) for img in inputs])
