@@ -64,11 +64,14 @@ browser-deps:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver; }
 
+# Tests run on $(JOBS) processes (pytest-xdist): most of the suite's time is single-threaded
+# (process start-up, imports, data generation), so two workers halve the wall time on two
+# cores. `make test JOBS=1` runs them in one process.
 test: install browser-deps
-	$(VPY) -m pytest -q --durations=15
+	$(VPY) -m pytest -q --durations=15 -n $(JOBS) --dist worksteal
 
 test-fast: install browser-deps
-	$(VPY) -m pytest -q -m "not slow"
+	$(VPY) -m pytest -q -m "not slow" -n $(JOBS) --dist worksteal
 
 clean-demo:
 	rm -rf $(DEMO_WORK)

@@ -15,10 +15,18 @@ TOY_CONFIG = osp.join(REPO, 'configs/toy/fpn_mobilenetv2-tiny_1xb8-1000_toy-96x9
 TINY_TOY = dict(num_train=32, num_val=8, size=64, seed=1)
 
 
+def threads_per_test_process() -> int:
+    """CPU threads for torch in each test process: the cores shared among pytest-xdist
+    workers (``make test`` runs two). Oversubscribed OpenMP threads spin-wait on each
+    other and slow a two-worker run several times over, so each worker takes its share."""
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+    return max(1, min(2, (os.cpu_count() or 1) // workers))
+
+
 def tool_env() -> dict:
     env = dict(os.environ)
     env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
-    env.setdefault('OMP_NUM_THREADS', '2')
+    env.setdefault('OMP_NUM_THREADS', str(threads_per_test_process()))
     env.pop('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', None)
     return env
 
@@ -147,3 +155,9 @@ def toy_version_of(config: str, out_path: str, data_root: str, size: int = 64,
         cfg.merge_from_dict(extra)
     cfg.dump(out_path)
     return out_path
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _share_the_cores() -> None:
+    import torch
+    torch.set_num_threads(threads_per_test_process())

@@ -164,6 +164,7 @@ def test_clip_sp_trains_and_evaluates_on_toy_data(tmp_path, toy_root):
     assert val, out[-2000:]
     miou, map_ = map(float, val[-1])
     assert 0 <= miou <= 100 and 0 < map_ <= 100
+    print(f'CLIP-SP toy (6 iterations): mIoU {miou:.2f}, multi-label mAP {map_:.2f}')
 
 
 def test_dual_graphformer_reads_the_cooccurrence_prior(tmp_path):

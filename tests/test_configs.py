@@ -14,10 +14,13 @@ from .conftest import REPO
 
 CONFIGS = sorted(p for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
                  if '/_base_/' not in p)
-# {method}_{backbone}_{NxB}-{schedule}_{dataset}-{crop}.py, or the training-free form
-# {method}_{backbone}_{dataset}.py (no schedule, no crop).
+# {method}_{backbone}_{NxB}-{schedule}_{dataset}-{crop}.py; image-text pretraining drops
+# the crop ({method}_{backbone}_{NxB}-{schedule}_{dataset}.py: pairs are cropped to the
+# tower's input size); the training-free / zero-shot form is {method}_{backbone}_{dataset}.py.
 NAME = re.compile(r'^[a-z0-9.+-]+_[a-z0-9.+-]+_(\d+xb\d+-[a-z0-9.]+_[a-z0-9.+-]+-\d+x\d+|'
                   r'[a-z0-9.+-]+)\.py$')
+PRETRAINING_NAME = re.compile(r'^[a-z0-9.+-]+_[a-z0-9.+-]+_\d+xb\d+-[a-z0-9.]+_[a-z0-9.+-]+\.py$')
+IMAGE_TEXT_MODELS = ('SegCLIP', )
 
 
 def test_there_are_configs():
@@ -30,7 +33,10 @@ def test_config_parses_and_is_wired_to_langseg(path):
     assert cfg.default_scope == 'mmseg'
     assert cfg.custom_imports == dict(imports=['langseg'], allow_failed_imports=False)
     check_config_types(cfg)
-    assert NAME.match(osp.basename(path)), f'{osp.basename(path)} breaks the naming rule'
+    name = osp.basename(path)
+    pretraining = cfg.model.get('type') in IMAGE_TEXT_MODELS and 'train_dataloader' in cfg
+    assert NAME.match(name) or (pretraining and PRETRAINING_NAME.match(name)), \
+        f'{name} breaks the naming rule'
 
 
 def test_base_files_exist():

@@ -241,10 +241,16 @@ def test_pretraining_pipeline_superpixels_follow_the_crop(tmp_path):
     cached = sp(dict(img=img * 0, img_path=path))['superpixels']       # read from the cache
     assert np.array_equal(cached, ids)
     crop = RandomResizedCropWithSuperpixels(size=64)
-    out = crop(dict(img=img.copy(), superpixels=ids.copy()))
-    # the superpixel boundary stays on the colour boundary after the crop
-    red = out['img'][..., 2] > 128
-    assert np.array_equal(out['superpixels'] == ids[0, 159], red)
+    for seed in range(20):
+        np.random.seed(seed)                           # the crop draws from np.random
+        out = crop(dict(img=img.copy(), superpixels=ids.copy()))
+        # the superpixel boundary stays on the colour boundary after the crop: every pixel
+        # whose colour is decided (not blended by the bicubic resize) agrees
+        red_value = out['img'][..., 2].astype(int)
+        decided = (red_value < 64) | (red_value > 192)
+        assert decided.mean() > 0.9
+        in_red_superpixel = out['superpixels'] == ids[0, 159]
+        assert np.array_equal(in_red_superpixel[decided], red_value[decided] > 192)
 
 
 def test_zero_shot_segmentor_background_and_top_k():
@@ -306,7 +312,7 @@ def test_segclip_configs_exist():
     names = set(SEGCLIP_CONFIGS)
     assert 'segclip_vit-b16_8xb96-10e_cc3m-coco.py' in names
     for ds in ('voc21', 'context60', 'coco-object', 'ade20k', 'cityscapes'):
-        assert f'segclip_vit-b16_zero-shot_{ds}.py' in names
+        assert f'segclip_vit-b16_{ds}.py' in names
 
 
 @pytest.mark.slow
@@ -319,6 +325,7 @@ def test_toy_pretraining_halves_the_contrastive_loss_and_beats_the_untrained_mod
     config = osp.join(REPO, 'configs', 'toy', 'segclip_tiny-vit_1xb32-1000_toy-image-text.py')
     opts = ['--cfg-options', f'train_dataloader.dataset.data_root={toy_root}',
             f'train_dataloader.dataset.data_prefix.img_path={toy_root}',
+            f'train_dataloader.dataset.pipeline.1.cache_dir={toy_root}/superpixel_cache',
             f'val_dataloader.dataset.data_root={toy_root}',
             f'test_dataloader.dataset.data_root={toy_root}']
     before = run_tool('test.py', config, '--work-dir', str(tmp_path / 'before'), *opts)
@@ -354,7 +361,7 @@ def test_zero_shot_config_evaluates_end_to_end(benchmark, tmp_path):
     make_dataset(root, benchmark)
     config = write_config(str(tmp_path / 'cfg.py'),
                           osp.join(REPO, 'configs', 'segclip',
-                                   f'segclip_vit-b16_zero-shot_{benchmark}.py'),
+                                   f'segclip_vit-b16_{benchmark}.py'),
                           TINY_ZERO_SHOT.format(root=root, tiny=dict(_delete_=True, **TINY)))
     proc = run_tool('test.py', config, '--work-dir', str(tmp_path / 'work'))
     assert proc.returncode == 0, proc.stderr[-3000:]

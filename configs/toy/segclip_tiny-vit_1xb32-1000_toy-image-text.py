@@ -10,13 +10,18 @@ model = dict(
     data_preprocessor=dict(size=(64, 64)),
     backbone=dict(arch=tiny, pretrained=None, plug_layer=2, num_centers=8),
     decoder=dict(decoder_dim=64, decoder_depth=1, decoder_heads=4, encoder_depth=1),
+    # the prompt has the form of the toy captions ("a red circle above a blue square"):
+    # a text tower trained from scratch on them has never seen "a photo of a ..."
     class_names='toy', background=True, bg_thresh=0.8, top_k=3, similarity_scale=None,
+    templates='a {}',
     slide_crop=64, slide_stride=64, short_side=64)
 data_root = 'data/toy_shapes'
 toy_generate = dict(num_train=3000, num_val=200, size=96, seed=0)
 train_pipeline = [
     dict(type='LoadImageTextImage'),
-    dict(type='FelzenszwalbSuperpixels', scale=224, sigma=0.9, min_size=50, short_side=96),
+    # each image is seen ~10 times: its superpixels are computed once and cached
+    dict(type='FelzenszwalbSuperpixels', scale=224, sigma=0.9, min_size=50, short_side=96,
+         cache_dir=data_root + '/superpixel_cache'),
     dict(type='RandomResizedCropWithSuperpixels', size=64, scale=(0.5, 1.0)),
     dict(type='SuperpixelPatchLabels', patch_size=8),
     dict(type='CLIPTokenize', context_length=32),

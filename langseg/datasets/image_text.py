@@ -198,7 +198,7 @@ class FelzenszwalbSuperpixels(BaseTransform):
                            interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
         ids = felzenszwalb(small[..., ::-1], scale=self.scale, sigma=self.sigma,
                            min_size=self.min_size).astype(np.int32)
-        return cv2.resize(ids, (w, h), interpolation=cv2.INTER_NEAREST)
+        return cv2.resize(ids, (w, h), interpolation=cv2.INTER_NEAREST_EXACT)
 
     def transform(self, results: dict) -> dict:
         path = self._cache_path(results)
@@ -219,7 +219,9 @@ class FelzenszwalbSuperpixels(BaseTransform):
 class RandomResizedCropWithSuperpixels(BaseTransform):
     """torchvision's RandomResizedCrop (area ``scale``, aspect ``ratio``, 10 tries, then
     the central crop) to ``size``; the image bicubic, ``superpixels`` (if present)
-    nearest, so that they follow the crop."""
+    nearest with pixel-centre alignment (``INTER_NEAREST_EXACT``: plain ``INTER_NEAREST``
+    samples without the half-pixel offset and shifts ids by up to a pixel against the
+    image), so that they follow the crop."""
 
     def __init__(self, size: int = 224, scale=(0.5, 1.0), ratio=(3 / 4, 4 / 3)) -> None:
         self.size, self.scale, self.ratio = int(size), tuple(scale), tuple(ratio)
@@ -240,10 +242,11 @@ class RandomResizedCropWithSuperpixels(BaseTransform):
         img = results['img']
         y, x, ch, cw = self.box(*img.shape[:2])
         size = (self.size, self.size)
-        results['img'] = cv2.resize(img[y:y + ch, x:x + cw], size, interpolation=cv2.INTER_CUBIC)
+        results['img'] = cv2.resize(img[y:y + ch, x:x + cw], size,
+                                    interpolation=cv2.INTER_CUBIC)
         if 'superpixels' in results:
             results['superpixels'] = cv2.resize(results['superpixels'][y:y + ch, x:x + cw],
-                                                size, interpolation=cv2.INTER_NEAREST)
+                                                size, interpolation=cv2.INTER_NEAREST_EXACT)
         results['img_shape'] = size
         results['crop_box'] = (y, x, ch, cw)
         return results

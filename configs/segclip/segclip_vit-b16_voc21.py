@@ -1,6 +1,6 @@
 # SegCLIP zero-shot on voc21: VOC 52.6 mIoU (paper 002, Table 4; the text says 0.75, the official code uses 0.80).
 # Evaluate a pretraining checkpoint:
-#   python tools/test.py configs/segclip/segclip_vit-b16_zero-shot_voc21.py work_dirs/segclip_vit-b16_8xb96-10e_cc3m-coco/epoch_10.pth
+#   python tools/test.py configs/segclip/segclip_vit-b16_voc21.py work_dirs/segclip_vit-b16_8xb96-10e_cc3m-coco/epoch_10.pth
 # Without a checkpoint it evaluates the CLIP-initialised model before pretraining.
 # The model resizes to short side 224 and slides 224 windows, stride 224 (reference).
 _base_ = [

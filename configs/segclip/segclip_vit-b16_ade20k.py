@@ -1,6 +1,6 @@
 # SegCLIP zero-shot on ade20k: ADE20K 8.7 mIoU (paper 002, text).
 # Evaluate a pretraining checkpoint:
-#   python tools/test.py configs/segclip/segclip_vit-b16_zero-shot_ade20k.py work_dirs/segclip_vit-b16_8xb96-10e_cc3m-coco/epoch_10.pth
+#   python tools/test.py configs/segclip/segclip_vit-b16_ade20k.py work_dirs/segclip_vit-b16_8xb96-10e_cc3m-coco/epoch_10.pth
 # Without a checkpoint it evaluates the CLIP-initialised model before pretraining.
 # The model resizes to short side 224 and slides 224 windows, stride 224 (reference).
 _base_ = [
