@@ -283,7 +283,14 @@ def test_zero_shot_segmentor_background_and_top_k():
     model._class_cache = None
     with torch.no_grad():
         model.predict(torch.randn(3, 3, 64, 64))
-    assert len(n) == 3     # once per prompted class, not per image or window
+    assert len(n) == 1     # all prompts in one forward, not per class, image or window
+    # equals the per-class mean of the normalised prompt features, renormalised
+    from langseg.models.clip import tokenize
+    with torch.no_grad():
+        for row, name in zip(model.class_embeddings(), ['cat', 'dog', 'car']):
+            feats = orig(tokenize([t.format(name) for t in model.templates],
+                                  model.text.context_length))
+            torch.testing.assert_close(row, F.normalize(feats.mean(0), dim=-1))
 
 
 def test_batched_windows_equal_one_window_at_a_time():
@@ -294,6 +301,18 @@ def test_batched_windows_equal_one_window_at_a_time():
         model.window_batch = 1
         single = model.predict(img)[0].seg_logits.data
     torch.testing.assert_close(batched, single, rtol=1e-5, atol=1e-6)
+
+
+def test_padding_never_enters_the_prediction():
+    from mmseg.structures import SegDataSample
+    model = tiny_model(class_names=['background', 'cat', 'dog', 'car'], top_k=2).eval()
+    img = torch.randn(1, 3, 50, 70)
+    padded = F.pad(img, (0, 30, 0, 14))                # bottom-right, as mmseg pads
+    sample = SegDataSample(metainfo=dict(img_shape=(50, 70), ori_shape=(50, 70)))
+    with torch.no_grad():
+        alone = model.predict(img)[0].seg_logits.data
+        in_batch = model.predict(padded, [sample])[0].seg_logits.data
+    torch.testing.assert_close(in_batch, alone)
 
 
 def test_unknown_loss_and_bad_plug_layer_are_refused():

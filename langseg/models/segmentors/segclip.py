@@ -278,14 +278,17 @@ class SegCLIP(BaseSegmentor):
         key = (tuple(names), tuple(self.templates))
         if self._class_cache is not None and self._class_cache[0] == key:
             return self._class_cache[1]
-        device = self.logit_scale.device
-        rows = []
-        with torch.no_grad():
-            for name in names:
-                prompts = [t.format(w) for w in split_synonyms(name) for t in self.templates]
-                tokens = tokenize(prompts, self.text.context_length).to(device)
-                rows.append(F.normalize(self.encode_text(tokens).mean(0), dim=-1))
-        emb = torch.stack(rows)
+        prompts, owner = [], []
+        for index, name in enumerate(names):
+            for word in split_synonyms(name):
+                prompts += [t.format(word) for t in self.templates]
+                owner += [index] * len(self.templates)
+        tokens = tokenize(prompts, self.text.context_length).to(self.logit_scale.device)
+        with torch.no_grad():                          # every prompt in one forward
+            feats = self.encode_text(tokens)
+        owner_t = torch.tensor(owner, device=feats.device)
+        sums = feats.new_zeros(len(names), feats.shape[-1]).index_add_(0, owner_t, feats)
+        emb = F.normalize(sums, dim=-1)                # mean direction of each class's prompts
         self._class_cache = (key, emb)
         return emb
 
@@ -391,30 +394,26 @@ class SegCLIP(BaseSegmentor):
         # background where the best score is below the threshold (ties go to background)
         return torch.cat([bg, scores], dim=0)
 
-    def predict(self, inputs: torch.Tensor, data_samples=None):
-        with torch.no_grad():
-            logits = [self._logits(img) for img in inputs]
-        samples = data_samples if data_samples is not None else [None] * len(inputs)
-        return self._postprocess(logits, samples, inputs)
-
-    def _postprocess(self, logits, data_samples, inputs):
+    def predict(self, inputs: torch.Tensor, data_samples: list | None = None) -> list:
+        """Segment a (padded) batch: each image's valid region (``img_shape``) is scored
+        on its own, so padding never enters the short-side resize or a window, and the
+        scores are resized to ``ori_shape``."""
         from mmseg.structures import SegDataSample
-        results = []
-        for seg, sample in zip(logits, data_samples):
-            if sample is None:
-                sample = SegDataSample()
-            meta = sample.metainfo
-            if 'img_padding_size' in meta or 'padding_size' in meta:
-                pad = meta.get('img_padding_size', meta.get('padding_size', [0] * 4))
-                l_, r, t, b = pad
-                seg = seg[:, t:seg.shape[1] - b, l_:seg.shape[2] - r]
-            if 'ori_shape' in meta and tuple(seg.shape[-2:]) != tuple(meta['ori_shape'][:2]):
-                seg = F.interpolate(seg[None], size=meta['ori_shape'][:2], mode='bilinear',
+        if data_samples is None:
+            data_samples = [SegDataSample(metainfo=dict(img_shape=inputs.shape[-2:],
+                                                         ori_shape=inputs.shape[-2:]))
+                            for _ in range(inputs.shape[0])]
+        for img, sample in zip(inputs, data_samples):
+            h, w = sample.metainfo.get('img_shape', img.shape[-2:])[:2]
+            with torch.no_grad():
+                seg = self._logits(img[:, :h, :w])
+            size = tuple(sample.metainfo.get('ori_shape', seg.shape[-2:])[:2])
+            if tuple(seg.shape[-2:]) != size:
+                seg = F.interpolate(seg[None], size=size, mode='bilinear',
                                     align_corners=False)[0]
             sample.set_data(dict(seg_logits=PixelData(data=seg),
                                  pred_sem_seg=PixelData(data=seg.argmax(0, keepdim=True))))
-            results.append(sample)
-        return results
+        return data_samples
 
     def _forward(self, inputs: torch.Tensor, data_samples=None):
         return self.backbone(inputs)['embeddings']
