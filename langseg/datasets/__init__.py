@@ -1,13 +1,18 @@
+from .checked_pipeline import data_checks_options, install_checked_loading
 from .checks import DATASET_LAYOUTS, check_data_roots
 from .class_names import get_class_names, read_vocabulary
 from .image_text import (COCOCaptionsDataset, ImageTextCSVDataset, ImageTextTarDataset,
                          ToyImageTextDataset,
                          patch_majority_labels)
 from .open_vocab import COCOObjectDataset, PascalVOC20Dataset
+from .transforms import CheckedLoadAnnotations, CheckedLoadImageFromFile
 from .toy_shapes import (TOY_CLASSES, ToyShapesDataset, generate_toy_image_text,
                          generate_toy_shapes, toy_caption)
 
-__all__ = ['COCOCaptionsDataset', 'ImageTextCSVDataset', 'ImageTextTarDataset',
-           'ToyImageTextDataset', 'patch_majority_labels', 'generate_toy_image_text', 'toy_caption', 'COCOObjectDataset', 'DATASET_LAYOUTS', 'PascalVOC20Dataset', 'TOY_CLASSES',
-           'ToyShapesDataset', 'check_data_roots', 'generate_toy_shapes', 'get_class_names',
-           'read_vocabulary']
+__all__ = ['COCOCaptionsDataset', 'COCOObjectDataset', 'CheckedLoadAnnotations',
+           'CheckedLoadImageFromFile', 'DATASET_LAYOUTS', 'ImageTextCSVDataset',
+           'ImageTextTarDataset', 'PascalVOC20Dataset', 'TOY_CLASSES', 'ToyImageTextDataset',
+           'ToyShapesDataset', 'check_data_roots', 'data_checks_options',
+           'generate_toy_image_text', 'generate_toy_shapes', 'get_class_names',
+           'install_checked_loading', 'patch_majority_labels', 'read_vocabulary',
+           'toy_caption']

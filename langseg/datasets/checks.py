@@ -3,7 +3,10 @@
 mmseg builds datasets lazily and, given a wrong ``data_root``, fails deep inside a
 DataLoader (or silently evaluates on zero images). The tools call
 :func:`check_data_roots` before building the runner, so a wrong path is reported as one
-line naming the path and the layout the dataset type expects.
+line naming the path and the layout the dataset type expects. They also look for empty
+(0-byte) images with one ``stat`` per image, so that a truncated copy is reported before
+the runner writes anything (a corrupt but non-empty file is found by the checked loader,
+:class:`langseg.datasets.transforms.CheckedLoadImageFromFile`, when it is read).
 """
 from __future__ import annotations
 
@@ -57,10 +60,52 @@ def _has_file_with_suffix(folder: str, suffix: str) -> bool:
     return False
 
 
-def check_dataset_cfg(ds: dict, loader: str = 'train_dataloader') -> None:
-    """Raise :class:`DataError` if a leaf dataset config points to no images."""
+def _image_paths(img_dir: str, suffix: str, split_file: str | None) -> Iterator[str]:
+    """The image paths a BaseSegDataset lists: the split file's names, else every file of
+    ``img_dir`` (recursively) ending with ``suffix``."""
+    if split_file:
+        with open(split_file) as f:
+            for line in f:
+                name = line.strip()
+                if name:
+                    yield osp.join(img_dir, name + suffix)
+        return
+    stack = [img_dir]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=True):
+                    stack.append(entry.path)
+                elif entry.name.endswith(suffix):
+                    yield entry.path
+
+
+def check_no_empty_images(img_dir: str, suffix: str, split_file: str | None = None) -> None:
+    """Raise :class:`DataError` for the first empty (0-byte) image of a dataset: one
+    ``stat`` per image (a second or so for 100k local files). Missing files are left to
+    the loader."""
+    for path in _image_paths(img_dir, suffix, split_file):
+        try:
+            empty = os.stat(path).st_size == 0
+        except OSError:
+            continue
+        if empty:
+            raise DataError(f'cannot decode image {path}: the file is empty (0 bytes); '
+                            'expected a readable image file: fix or remove it (and its '
+                            'split entry) and run again')
+
+
+def check_dataset_cfg(ds: dict, loader: str = 'train_dataloader',
+                      check_empty_files: bool = True) -> None:
+    """Raise :class:`DataError` if a leaf dataset config points to no images, or (with
+    ``check_empty_files``) to an empty image file."""
     ds_type = str(ds.get('type', ''))
-    if ds_type in _SELF_GENERATING:
+    if ds_type in _SELF_GENERATING:  # generated on first use; checked once it exists
+        data_root = ds.get('data_root') or ''
+        img_dir = osp.join(data_root, (ds.get('data_prefix') or {}).get('img_path', ''))
+        if check_empty_files and data_root and osp.isdir(img_dir) and \
+                ds_type == 'ToyShapesDataset':
+            check_no_empty_images(img_dir, ds.get('img_suffix', '.jpg'))
         return
     layout = DATASET_LAYOUTS.get(ds_type, 'the layout of the dataset type')
     data_root = ds.get('data_root') or ''
@@ -75,18 +120,22 @@ def check_dataset_cfg(ds: dict, loader: str = 'train_dataloader') -> None:
         raise DataError(f'{img_dir} holds no {suffix} images for {ds_type}: expected '
                         f'{layout} under {data_root or "."}')
     ann_file = ds.get('ann_file')
+    split_file = None
     if ann_file:
-        path = ann_file if osp.isabs(ann_file) else osp.join(data_root, ann_file)
-        if not osp.isfile(path):
-            raise DataError(f'split file {path} of {ds_type} does not exist: expected '
+        split_file = ann_file if osp.isabs(ann_file) else osp.join(data_root, ann_file)
+        if not osp.isfile(split_file):
+            raise DataError(f'split file {split_file} of {ds_type} does not exist: expected '
                             f'{layout}')
+    if check_empty_files:
+        check_no_empty_images(img_dir, suffix, split_file)
 
 
 def check_data_roots(cfg: Any, loaders: tuple[str, ...] = ('train_dataloader',
-                                                            'val_dataloader')) -> None:
+                                                            'val_dataloader'),
+                     check_empty_files: bool = True) -> None:
     """Check the datasets of the named dataloaders of a config (see module docstring)."""
     for key in loaders:
         loader = cfg.get(key)
         if loader:
             for ds in _leaf_datasets(loader.get('dataset')):
-                check_dataset_cfg(ds, key)
+                check_dataset_cfg(ds, key, check_empty_files)

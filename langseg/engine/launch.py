@@ -3,7 +3,11 @@
 Both follow mmseg 1.x's tools, plus the checks that turn bad input into one-line errors
 before anything is written: the config exists and parses, every ``type`` is registered,
 data roots hold images, ``--resume`` has a checkpoint to resume from, a checkpoint exists,
-is safe to load and belongs to the model.
+is safe to load and belongs to the model. Data files are checked as they are read: the
+pipelines' loaders are replaced by checked ones (``data_checks`` in the config, see
+:mod:`langseg.datasets.checked_pipeline`), so an empty or corrupt image, a label map of
+another size than its image, or a label value that is no class stops the run with one
+line naming the file.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import find_latest_checkpoint
 
+from ..datasets.checked_pipeline import data_checks_options, install_checked_loading
 from ..datasets.checks import check_data_roots
 from ..utils.errors import CheckpointError, ConfigError, DataError, one_line
 from .checkpoint import check_checkpoint_matches
@@ -58,6 +63,14 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if hasattr(model, 'module') else model
 
 
+def _check_data(cfg: Config, loaders: tuple[str, ...]) -> None:
+    """The up-front data checks (roots, layouts, empty images) of the dataloaders the run
+    starts with, then the checked loaders in every dataloader's pipeline."""
+    enabled = data_checks_options(cfg)['enabled']
+    check_data_roots(cfg, loaders, check_empty_files=enabled)
+    install_checked_loading(cfg)
+
+
 def build_train_runner(config: str, work_dir: str | None = None, resume: bool = False,
                        amp: bool = False, cfg_options: dict | None = None,
                        launcher: str = 'none') -> Runner:
@@ -79,7 +92,7 @@ def build_train_runner(config: str, work_dir: str | None = None, resume: bool = 
             raise CheckpointError(f'--resume: no checkpoint in work dir {cfg.work_dir} '
                                   "(expected a 'last_checkpoint' file written by an earlier "
                                   'run); start without --resume or pass --work-dir')
-    check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
+    _check_data(cfg, ('train_dataloader', 'val_dataloader'))
     _setup_distributed(cfg, launcher)
     with explain_build_errors():
         runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
@@ -108,7 +121,12 @@ def _trigger_visualization_hook(cfg: Config, show_dir: str) -> None:
 @contextlib.contextmanager
 def _explain_data_errors() -> Iterator[None]:
     """mmcv's loader asserts 'failed to load image: PATH' on a corrupt file: make it a
-    one-line :class:`DataError` (the run stops; see docs/getting_started.md)."""
+    one-line :class:`DataError` (the run stops; see docs/getting_started.md).
+
+    Only needed with ``data_checks=dict(enabled=False)``: the checked loaders raise
+    :class:`DataError` themselves. One raised in a DataLoader worker is re-raised by
+    PyTorch as a ``DataError`` whose message holds the worker's traceback; ``run_cli``
+    catches it and :func:`~langseg.utils.errors.one_line` keeps the original message."""
     try:
         yield
     except AssertionError as exc:
@@ -147,7 +165,7 @@ def build_test_runner(config: str, checkpoint: str | None = None,
     if out is not None:  # written to a partial folder, moved into place on success
         cfg.test_evaluator['output_dir'] = _partial_dir(out)
         cfg.test_evaluator['keep_results'] = True
-    check_data_roots(cfg, ('test_dataloader', ))
+    _check_data(cfg, ('test_dataloader', ))
     _setup_distributed(cfg, launcher)
     with explain_build_errors():
         runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
