@@ -52,17 +52,6 @@ def test_batch_drop_ratio_follows_the_schedule():
     assert batch_drop_ratio(100000) == pytest.approx(0.1)                  # floor r_end
     assert batch_drop_ratio(21973) == pytest.approx(0.1, abs=1e-4)
     assert batch_drop_ratio(500, r_start=1.0, r_end=0.0) == pytest.approx(0.9999**500)
-
-    class Model:
-        batch_drop_ratio = None
-
-    class Runner:
-        iter = 1000
-        model = Model()
-
-    runner = Runner()
-    BatchDropHook().before_train_iter(runner, 0)
-    assert runner.model.batch_drop_ratio == pytest.approx(0.9 * 0.9999**1000)
     with pytest.raises(ValueError):
         BatchDropHook(r_start=0.1, r_end=0.5)
 
@@ -208,8 +197,10 @@ def test_clipsp_config_trains_two_iterations_with_batch_drop(config, tmp_path, t
     losses = train_two_iterations(
         osp.join(REPO, 'configs', 'clip_sp', config), tmp_path, toy_root,
         extra={'model.fusion.decoder.cooccurrence': None},
-        attributes={'fusion.batch_drop_ratio': 0.5})
+        train_state={'batch_drop_ratio': 0.5})
     assert 'fusion.loss_asl' in losses and 'fusion.loss_scene_aux' in losses
+    assert float(losses['fusion.batch_drop_ratio']) == 0.5
+    assert float(losses['fusion.batch_dropped']) == 0.5   # round(0.5 * 2) of 2 images
 
 
 def _mha_by_hand(attn, query, key):

@@ -110,7 +110,8 @@ def test_neck_outer_residual_score_map_and_concatenation():
     assert neck.neck_in_channels() == [8, 16, 24, dim + k]
     feats = [torch.randn(2, c, s, s) for c, s in zip([8, 16, 24, 48], [32, 16, 8, 4])]
     text = F.normalize(torch.randn(k, dim), dim=-1)
-    maps, score = neck(feats, text)
+    out = neck(feats, text)
+    maps, score = out.maps, out.score
     # the same computation written from Eq. 1-2
     image = neck.image_proj(feats[3])
     t, i = text.expand(2, -1, -1), image

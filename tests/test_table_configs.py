@@ -54,9 +54,10 @@ def test_config_trains_two_iterations_on_cpu(config, tmp_path, toy_root):
 
 
 def train_two_iterations(config: str, tmp_path, toy_root, extra: dict | None = None,
-                         attributes: dict | None = None) -> dict:
+                         train_state: dict | None = None) -> dict:
     """Build ``config``'s model retargeted to the toy classes (random weights, 64 px) and
-    run two training iterations with its optimiser; returns the last losses."""
+    run two training iterations with its optimiser; returns the last losses.
+    ``train_state`` is written with the model's ``set_train_state`` (what hooks do)."""
     import torch
     from mmengine.config import Config
     from mmengine.model import revert_sync_batchnorm
@@ -75,12 +76,8 @@ def train_two_iterations(config: str, tmp_path, toy_root, extra: dict | None = N
     model = revert_sync_batchnorm(MODELS.build(cfg.model))
     model.init_weights()
     model.train()
-    for name, value in (attributes or {}).items():
-        obj = model
-        *parents, leaf = name.split('.')
-        for part in parents:
-            obj = getattr(obj, part)
-        setattr(obj, leaf, value)
+    if train_state:
+        model.set_train_state(**train_state)
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     samples = []
     for _ in range(2):

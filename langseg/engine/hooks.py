@@ -1,10 +1,12 @@
 """Training hooks.
 
-:class:`BatchDropHook`: CLIP-SP's "batch drop" schedule (paper 003, Sec. 3.5 and Table 5):
-a ratio r of the batch has its top-k labels replaced by labels sampled from the ground
-truth; r decays exponentially, ``r(t) = max(r_end, r_start * decay^t)`` (decay 0.9999 per
-iteration, 0.9 -> 0.1 by default), then stays at r_end. The hook sets the model's
-``batch_drop_ratio`` before every training iteration; the model uses it in training only.
+:class:`BatchDropHook`: CLIP-SP's "batch drop" schedule (Sec. 3.5 and Table 5 of the CLIP-SP
+paper): a ratio r of the batch has its top-k labels replaced by labels sampled from the
+ground truth; r decays exponentially, ``r(t) = max(r_end, r_start * decay^t)`` (decay
+0.9999 per iteration, 0.9 -> 0.1 by default), then stays at r_end. Before every training
+iteration the hook writes r into the segmentor's train state
+(``set_train_state(batch_drop_ratio=r)``), which the segmentor passes to its fusion module
+on every call; the model logs the ratio it used as ``fusion.batch_drop_ratio``.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from ..registry import HOOKS
+from ..utils.errors import ConfigError
 
 
 def batch_drop_ratio(iteration: int, r_start: float = 0.9, r_end: float = 0.1,
@@ -22,7 +25,9 @@ def batch_drop_ratio(iteration: int, r_start: float = 0.9, r_end: float = 0.1,
 
 @HOOKS.register_module()
 class BatchDropHook(Hook):
-    """Set ``model.batch_drop_ratio`` from the schedule before each training iteration."""
+    """Write the scheduled ratio into the model's train state before each training
+    iteration (the model must have ``set_train_state``, e.g. the language-guided segmentor
+    with a CLIP-SP fusion)."""
 
     priority = 'NORMAL'
 
@@ -36,5 +41,9 @@ class BatchDropHook(Hook):
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        model.batch_drop_ratio = batch_drop_ratio(runner.iter, self.r_start, self.r_end,
-                                                  self.decay)
+        if not hasattr(model, 'set_train_state'):
+            raise ConfigError(f'BatchDropHook needs a segmentor with set_train_state (the '
+                              f'language-guided segmentor with a CLIP-SP fusion), got '
+                              f'{type(model).__name__}: remove the hook from custom_hooks')
+        model.set_train_state(batch_drop_ratio=batch_drop_ratio(
+            runner.iter, self.r_start, self.r_end, self.decay))

@@ -81,6 +81,7 @@ from torch import nn  # noqa: E402
 
 from ...registry import MODELS  # noqa: E402
 from ..layers import MultiHeadAttention  # noqa: E402
+from .base_fusion import BaseFusion, FusionOutput, TrainState  # noqa: E402
 
 
 class GraphConv(nn.Module):
@@ -249,7 +250,7 @@ class SceneRefinement(nn.Module):
 
 
 @MODELS.register_module()
-class CLIPSPFusion(BaseModule):
+class CLIPSPFusion(BaseFusion):
     """CLIP-SP between the backbone and Semantic FPN: multi-label decoder on
     [global; local] tokens and all class embeddings -> top-k scene tokens [S_k, p_k] ->
     scene refinement of x4. Losses: ASL on the multi-label logits (weight 10) and the
@@ -264,10 +265,14 @@ class CLIPSPFusion(BaseModule):
         mlp_hidden: hidden width of the refinement MLP (None: one linear layer).
         loss_ml: ASL config; aux_loss_weight: weight of the attention loss.
         score_level: the map refined (x4 = 3).
+
+    The batch-drop ratio comes from the segmentor's train state
+    (:class:`~langseg.models.necks.base_fusion.TrainState`, written by ``BatchDropHook``)
+    and is logged with the losses as ``fusion.batch_drop_ratio``.
     """
 
-    needs_data_samples = True
     uses_backbone_embeddings = True
+    train_state_keys = ('batch_drop_ratio', )
 
     def __init__(self, in_channels, text_dim: int, num_classes: int, k: int = 30,
                  decoder: dict | None = None, attn_dim: int = 256,
@@ -275,9 +280,7 @@ class CLIPSPFusion(BaseModule):
                  loss_ml: dict | None = None, aux_loss_weight: float = 0.4,
                  score_level: int = 3, norm_cfg: dict | None = None,
                  ignore_index: int = 255, init_cfg: dict | None = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        self.in_channels = list(in_channels)
-        self.num_classes, self.text_dim = num_classes, text_dim
+        super().__init__(in_channels, text_dim, num_classes, init_cfg=init_cfg)
         self.k, self.score_level = min(k, num_classes), score_level
         self.ignore_index = ignore_index
         self.decoder = MODELS.build(dict(dict(type='DualGraphFormerDecoder'),
@@ -288,7 +291,6 @@ class CLIPSPFusion(BaseModule):
         self.loss_ml = MODELS.build(dict(dict(type='AsymmetricLoss', loss_weight=10.0),
                                          **(loss_ml or {})))
         self.aux_loss_weight = aux_loss_weight
-        self.batch_drop_ratio = 0.0
 
     def neck_in_channels(self) -> list[int]:
         return list(self.in_channels)
@@ -302,11 +304,9 @@ class CLIPSPFusion(BaseModule):
             present[i, labels.long()] = True
         return present
 
-    def forward(self, features, text: torch.Tensor, data_samples=None):
-        if len(features) <= len(self.in_channels):
-            raise ValueError('CLIP-SP needs a backbone that returns (global, dense) '
-                             'embeddings (with_embeddings=True)')
-        global_emb, dense = features[len(self.in_channels)]
+    def forward(self, features, text: torch.Tensor, data_samples: list | None = None,
+                state: TrainState | None = None) -> FusionOutput:
+        global_emb, dense = self.backbone_embeddings(features)
         b, c, h, w = dense.shape
         tokens = torch.cat([global_emb[:, None], dense.flatten(2).transpose(1, 2)], dim=1)
         text_b = text.to(dense.dtype).unsqueeze(0).expand(b, -1, -1)
@@ -314,17 +314,19 @@ class CLIPSPFusion(BaseModule):
         probs = torch.sigmoid(logits)
         training = self.training and data_samples is not None
         present = self._present(data_samples, dense.device) if training else None
-        ratio = self.batch_drop_ratio if training else 0.0
-        indices, values, _ = select_scene_labels(probs.detach(), self.k, present, ratio)
+        ratio = float(state.batch_drop_ratio) if training and state is not None else 0.0
+        indices, values, dropped = select_scene_labels(probs.detach(), self.k, present, ratio)
         scene = torch.cat([text[indices].to(dense.dtype), values[..., None].to(dense.dtype)],
                           dim=-1)                                              # B, k, C+1
         maps = list(features[:len(self.in_channels)])
         maps[self.score_level], attn = self.refine(maps[self.score_level], scene)
         extras = dict(logits=logits, multilabel_probs=probs, indices=indices, attn=attn,
-                      present=present, grid=(maps[self.score_level].shape[-2:]))
-        return maps, None, extras
+                      present=present, grid=(maps[self.score_level].shape[-2:]),
+                      batch_drop_ratio=ratio, dropped=dropped)
+        return FusionOutput(maps, None, extras)
 
-    def loss(self, extras: dict, data_samples) -> dict:
+    def loss(self, output: FusionOutput, data_samples) -> dict:
+        extras = output.extras
         present = extras['present']
         losses = {'loss_asl': self.loss_ml(extras['logits'], present.float())}
         h, w = extras['grid']
@@ -338,4 +340,8 @@ class CLIPSPFusion(BaseModule):
         else:  # no pixel's label was selected: nothing to supervise
             aux = log_attn.sum() * 0
         losses['loss_scene_aux'] = self.aux_loss_weight * aux
+        # logged, not summed (no 'loss' in the names): the ratio used and the images dropped
+        losses['batch_drop_ratio'] = present.new_tensor(extras['batch_drop_ratio'],
+                                                        dtype=torch.float32)
+        losses['batch_dropped'] = extras['dropped'].float().mean()
         return losses

@@ -48,6 +48,7 @@ from torch import nn
 
 from ...registry import MODELS
 from ..layers import MultiHeadAttention
+from .base_fusion import BaseFusion, FusionOutput, TrainState
 
 
 class Conv2Former(nn.Module):
@@ -136,11 +137,11 @@ class ConvFormerBlock(nn.Module):
 
 
 @MODELS.register_module()
-class ConvFormerNeck(BaseModule):
+class ConvFormerNeck(BaseFusion):
     """The Conv-Former fusion module (paper 000, Eq. 1-2; see module docstring).
 
-    Called by :class:`~langseg.models.segmentors.LanguageGuidedEncoderDecoder` as
-    ``fusion(features, text) -> (features for the neck, score map)``.
+    A :class:`~langseg.models.necks.base_fusion.BaseFusion` of the language-guided
+    segmentor.
 
     Args:
         in_channels: channels of the backbone's maps (given by the segmentor).
@@ -167,7 +168,7 @@ class ConvFormerNeck(BaseModule):
                  dropout: float = 0.0, norm_cfg: dict | None = None,
                  score: str = 'inner_product',
                  init_cfg: dict | None = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(in_channels, text_dim, num_classes, init_cfg=init_cfg)
         if bridge not in self.BRIDGES:
             raise ValueError(f'bridge must be one of {sorted(self.BRIDGES)}, got {bridge!r}')
         if score not in ('inner_product', 'cosine'):
@@ -176,8 +177,7 @@ class ConvFormerNeck(BaseModule):
         if num_blocks < 1:
             raise ValueError(f'num_blocks must be >= 1, got {num_blocks}')
         norm_cfg = norm_cfg or dict(type='BN')
-        self.in_channels = list(in_channels)
-        self.text_dim, self.num_classes = text_dim, num_classes
+        self.uses_backbone_embeddings = bool(use_embeddings)
         self.score_level, self.use_embeddings = score_level, use_embeddings
         self.num_blocks, self.bridge = num_blocks, bridge
         # The projection exists only when I is a backbone map (not a CLIP embedding).
@@ -188,10 +188,6 @@ class ConvFormerNeck(BaseModule):
             ConvFormerBlock(text_dim, num_heads, ffn_ratio, conv_expand_ratio,
                             self.BRIDGES[bridge], dropout, norm_cfg)
             for _ in range(num_blocks))
-
-    @property
-    def uses_backbone_embeddings(self) -> bool:
-        return self.use_embeddings
 
     def neck_in_channels(self) -> list[int]:
         """Channels the neck receives: ``X = [I', S]`` (C + K) at ``score_level``."""
@@ -206,11 +202,12 @@ class ConvFormerNeck(BaseModule):
                 raise ValueError('ConvFormerNeck(use_embeddings=True) needs a backbone that '
                                  'returns (global, dense) embeddings; set '
                                  'use_embeddings=False for any other backbone')
-            return features[len(self.in_channels)][1]
+            return self.backbone_embeddings(features)[1]
         return self.image_proj(features[self.score_level])
 
-    def forward(self, features: Sequence, text: torch.Tensor
-                ) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def forward(self, features: Sequence, text: torch.Tensor,
+                data_samples: list | None = None,
+                state: TrainState | None = None) -> FusionOutput:
         """``features``: backbone maps (+ [global, dense]); ``text`` (K, C)."""
         image = self.image_map(features)
         b = image.shape[0]
@@ -230,4 +227,4 @@ class ConvFormerNeck(BaseModule):
             raise ValueError(f'Conv-Former map {tuple(score.shape[-2:])} does not match the '
                              f'map of level {self.score_level} {tuple(target.shape[-2:])}')
         maps[self.score_level] = torch.cat([image_out, score], dim=1)
-        return maps, score
+        return FusionOutput(maps, score)

@@ -5,16 +5,22 @@
     (maps, T) -> fusion -> maps with the score map concatenated, score map S
     maps -> neck (FPN) -> decode head -> logits;   S -> identity head (auxiliary loss)
 
-The fusion module (``DenseCLIPFusion``, ``ConvFormerNeck``, ``CLIPSPFusion``) is any
-registered module with the call ``fusion(features, text) -> (maps, score[, extras])``, a
-method ``neck_in_channels()`` and a property ``uses_backbone_embeddings`` (the backbone's
-(global, dense) embeddings must then be in the text width). Optional: ``needs_data_samples``
-(the call receives the batch's data samples in training), ``loss(extras, data_samples)``
-(added to the losses), and ``extras['multilabel_probs']`` (stored as ``pred_multilabel``). Its constructor receives ``in_channels`` (the backbone's
-channels, read from the neck's ``in_channels``, or the decode head's when there is no
-neck), ``text_dim`` and ``num_classes`` from the segmentor; the neck (or head) is then
-built with the fused channels, so a config lists the *backbone's* channels and changing
-the class list needs no other edit.
+The fusion module (``DenseCLIPFusion``, ``ConvFormerNeck``, ``CLIPSPFusion``) is a
+:class:`~langseg.models.necks.base_fusion.BaseFusion`: called as
+``fusion(features, text, data_samples, state) -> FusionOutput(maps, score, extras)``, with
+``neck_in_channels()``, ``uses_backbone_embeddings`` (the backbone's (global, dense)
+embeddings must then be in the text width) and ``loss(output, data_samples)`` (added to
+the losses under ``fusion.``); ``extras['multilabel_probs']`` is stored as
+``pred_multilabel``. Its constructor receives ``in_channels`` (the backbone's channels,
+read from the neck's ``in_channels``, or the decode head's when there is no neck),
+``text_dim`` and ``num_classes`` from the segmentor; the neck (or head) is then built with
+the fused channels, so a config lists the *backbone's* channels and changing the class
+list needs no other edit.
+
+Train-time state: the segmentor holds a
+:class:`~langseg.models.necks.base_fusion.TrainState`; hooks write it with
+:meth:`LanguageGuidedEncoderDecoder.set_train_state` (which refuses a field the fusion
+does not read) and every fusion call receives it.
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from mmseg.utils import add_prefix
 from ...registry import MODELS
 from ...utils.errors import ConfigError
 from ..clip.text_encoder import resolve_class_names
+from ..necks.base_fusion import BaseFusion, FusionOutput, TrainState
 
 
 @MODELS.register_module()
@@ -82,12 +89,17 @@ class LanguageGuidedEncoderDecoder(EncoderDecoder):
         self.class_names = names
         self.text_encoder = text_encoder_module
         self.fusion = fusion_module
+        if not isinstance(fusion_module, BaseFusion):
+            raise ConfigError(f'model.fusion {type(fusion_module).__name__} is not a '
+                              'BaseFusion (langseg.models.necks.base_fusion): expected a '
+                              'fusion module such as DenseCLIPFusion')
+        self.train_state = TrainState()
         self.identity_head = MODELS.build(dict(identity_head, num_classes=len(names))) \
             if identity_head is not None else None
         self._multilabel_buffer: list | None = None
         embed_dim = getattr(self.backbone, 'embed_dim', None)
         if embed_dim is not None and embed_dim != text_encoder_module.embed_dim \
-                and getattr(fusion_module, 'uses_backbone_embeddings', False):
+                and fusion_module.uses_backbone_embeddings:
             raise ConfigError(f'the backbone embeds in {embed_dim} dims but the text encoder '
                               f'in {text_encoder_module.embed_dim}: expected the same CLIP '
                               'architecture for both')
@@ -96,38 +108,43 @@ class LanguageGuidedEncoderDecoder(EncoderDecoder):
     def with_identity_head(self) -> bool:
         return self.identity_head is not None
 
-    def _fuse(self, features, text: torch.Tensor, data_samples: list | None = None):
-        """Run the fusion module: (maps, score map or None, extras or None)."""
-        if getattr(self.fusion, 'needs_data_samples', False):
-            out = self.fusion(features, text, data_samples)
-        else:
-            out = self.fusion(features, text)
-        return out[0], out[1], (out[2] if len(out) > 2 else None)
+    def set_train_state(self, **values) -> None:
+        """Set fields of the train state passed to the fusion module (hooks call this,
+        e.g. ``BatchDropHook``). A field the fusion module does not read is refused."""
+        for name, value in values.items():
+            if name not in self.fusion.train_state_keys:
+                raise ConfigError(f'{type(self.fusion).__name__} does not use the train-state '
+                                  f'field {name!r} (it reads '
+                                  f'{list(self.fusion.train_state_keys) or "none"}): remove '
+                                  'the hook that sets it, or use a fusion that reads it')
+            setattr(self.train_state, name, value)
 
-    def _extract(self, inputs: torch.Tensor, data_samples: list | None = None):
+    def _extract(self, inputs: torch.Tensor, data_samples: list | None = None
+                 ) -> FusionOutput:
+        """Backbone, text encoder, fusion (with the train state) and neck."""
         features = self.backbone(inputs)
         text = self.text_encoder()
-        maps, score, extras = self._fuse(features, text, data_samples)
+        out = self.fusion(features, text, data_samples, self.train_state)
         if self.with_neck:
-            maps = self.neck(maps)
-        if extras is not None and self._multilabel_buffer is not None \
-                and 'multilabel_probs' in extras:
-            self._multilabel_buffer.append(extras['multilabel_probs'].detach())
-        return maps, score, extras
+            out.maps = self.neck(out.maps)
+        if self._multilabel_buffer is not None and 'multilabel_probs' in out.extras:
+            self._multilabel_buffer.append(out.extras['multilabel_probs'].detach())
+        return out
 
     def extract_feat_and_score(self, inputs: torch.Tensor
                                ) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Backbone, text encoder, fusion and neck: (features, score map)."""
-        maps, score, _ = self._extract(inputs)
-        return maps, score
+        out = self._extract(inputs)
+        return out.maps, out.score
 
     def extract_feat(self, inputs: torch.Tensor) -> list[torch.Tensor]:
-        return self._extract(inputs)[0]
+        return self._extract(inputs).maps
 
     def loss(self, inputs: torch.Tensor, data_samples: list) -> dict:
         """Decode-head loss + auxiliary heads + identity loss on the score map + the
         fusion module's own losses (e.g. CLIP-SP's ASL and attention loss)."""
-        x, score, extras = self._extract(inputs, data_samples)
+        out = self._extract(inputs, data_samples)
+        x, score = out.maps, out.score
         losses = dict()
         losses.update(self._decode_head_forward_train(x, data_samples))
         if self.with_auxiliary_head:
@@ -135,8 +152,7 @@ class LanguageGuidedEncoderDecoder(EncoderDecoder):
         if self.with_identity_head:
             losses.update(add_prefix(
                 self.identity_head.loss(score, data_samples, self.train_cfg), 'identity'))
-        if extras is not None and hasattr(self.fusion, 'loss'):
-            losses.update(add_prefix(self.fusion.loss(extras, data_samples), 'fusion'))
+        losses.update(add_prefix(self.fusion.loss(out, data_samples), 'fusion'))
         return losses
 
     def predict(self, inputs: torch.Tensor, data_samples: list | None = None) -> list:

@@ -1,0 +1,99 @@
+"""Seams between the runner and the model, tested through the path tools/train.py takes
+(``langseg.engine.launch.build_train_runner`` -> mmengine Runner with the config's hooks),
+never by setting attributes by hand: a value a hook or a config key sets must be the value
+the code that uses it sees."""
+import os
+import os.path as osp
+import textwrap
+
+import pytest
+
+from .conftest import REPO, run_tool, tiny_toy_body, write_config
+
+CLIPSP_TOY = osp.join(REPO, 'configs/toy/clipsp_tiny-rn_1xb8-1000_toy-96x96.py')
+CONVFORMER_TOY = osp.join(REPO, 'configs/toy/convformer_mobilenetv2-tiny_1xb8-1000_toy-96x96.py')
+
+
+def _config(tmp_path, base, toy_root, hook: str, max_iters: int = 4) -> str:
+    body = textwrap.dedent(tiny_toy_body(toy_root, max_iters=max_iters, val_interval=1000,
+                                         ckpt_interval=1000))
+    return write_config(str(tmp_path / 'cfg.py'), base, body + f'custom_hooks = [{hook}]\n')
+
+
+def _spy_on_label_selection(monkeypatch) -> list:
+    """Record (drop_ratio, fraction of the batch dropped) of every training call of the
+    scene-label selection inside CLIPSPFusion."""
+    from langseg.models.necks import clip_sp
+    real, calls = clip_sp.select_scene_labels, []
+
+    def spy(probs, k, present=None, drop_ratio=0.0, generator=None):
+        indices, values, dropped = real(probs, k, present, drop_ratio, generator)
+        if present is not None:  # training calls
+            calls.append((drop_ratio, float(dropped.float().mean())))
+        return indices, values, dropped
+
+    monkeypatch.setattr(clip_sp, 'select_scene_labels', spy)
+    return calls
+
+
+def _train(config: str, work_dir: str):
+    from langseg.engine.launch import build_train_runner
+    runner = build_train_runner(config, work_dir=work_dir)
+    runner.train()
+    return runner
+
+
+def test_constant_batch_drop_reaches_the_label_selection(tmp_path, toy_root, monkeypatch):
+    """A hook at a constant 1.0: every training iteration's label selection receives 1.0
+    and takes every image's labels from the ground truth (the old seam passed 0.0)."""
+    calls = _spy_on_label_selection(monkeypatch)
+    config = _config(tmp_path, CLIPSP_TOY, toy_root,
+                     "dict(type='BatchDropHook', r_start=1.0, r_end=1.0)")
+    runner = _train(config, str(tmp_path / 'work'))
+    assert calls == [(1.0, 1.0)] * 4
+    logged = runner.message_hub.get_scalar('train/fusion.batch_drop_ratio').data[0]
+    assert list(logged) == [1.0] * 4
+
+
+def test_scheduled_batch_drop_follows_the_schedule_in_the_model(tmp_path, toy_root,
+                                                                monkeypatch):
+    """r(t) = max(0.1, 0.9 * 0.5^t) at iterations 0..3 = 0.9, 0.45, 0.225, 0.1125; with 4
+    images, round(4 r) of them are dropped: 4, 2, 1, 0."""
+    calls = _spy_on_label_selection(monkeypatch)
+    config = _config(tmp_path, CLIPSP_TOY, toy_root,
+                     "dict(type='BatchDropHook', r_start=0.9, r_end=0.1, decay=0.5)")
+    runner = _train(config, str(tmp_path / 'work'))
+    expected = [0.9, 0.45, 0.225, 0.1125]
+    assert [c[0] for c in calls] == pytest.approx(expected)
+    assert [c[1] for c in calls] == [1.0, 0.5, 0.25, 0.0]
+    logged = runner.message_hub.get_scalar('train/fusion.batch_drop_ratio').data[0]
+    assert list(logged) == pytest.approx(expected)
+
+
+def test_batch_drop_hook_on_a_model_that_cannot_use_it_is_refused(tmp_path, toy_root):
+    config = _config(tmp_path, CONVFORMER_TOY, toy_root, "dict(type='BatchDropHook')",
+                     max_iters=2)
+    work = tmp_path / 'work'
+    proc = run_tool('train.py', config, '--work-dir', str(work))
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('error: ConvFormerNeck does not use the train-state field '
+                           "'batch_drop_ratio'"), last
+    assert 'Traceback' not in proc.stderr
+    assert not [f for _, _, files in os.walk(work) for f in files if f.endswith('.pth')]
+
+
+def test_cfg_options_reach_the_module_that_uses_them(tmp_path, toy_root):
+    """--cfg-options model.fusion.k=3: the built fusion keeps 3 scene labels, its learned
+    pooling over them has 3 inputs, and a training step selects 3 labels per image."""
+    from langseg.engine.launch import build_train_runner
+    config = _config(tmp_path, CLIPSP_TOY, toy_root, "dict(type='BatchDropHook')",
+                     max_iters=1)
+    runner = build_train_runner(config, work_dir=str(tmp_path / 'work'),
+                                cfg_options={'model.fusion.k': 3})
+    fusion = runner.model.fusion
+    assert fusion.k == 3 and fusion.refine.pool.in_features == 3
+    seen = []
+    fusion.register_forward_hook(lambda m, i, out: seen.append(out.extras['indices'].shape))
+    runner.train()
+    assert seen and all(shape[1] == 3 for shape in seen)
