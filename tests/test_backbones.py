@@ -57,7 +57,8 @@ def test_dense_pool_matches_per_query_formula():
     g, dense = pool(x)
     tokens = x.flatten(2)[0].T                                     # 20 x 8
     tokens = torch.cat([tokens.mean(0, keepdim=True), tokens])     # 21 x 8
-    tokens = tokens + resize_grid_pos_embed(pool.positional_embedding, (3, 3), (4, 5))
+    tokens = tokens + resize_grid_pos_embed(pool.positional_embedding, (3, 3), (4, 5),
+                                            interp='bilinear')
     q, k, v = pool.q_proj(tokens), pool.k_proj(tokens), pool.v_proj(tokens)
     outs = []
     for i in range(21):
@@ -85,7 +86,8 @@ def test_value_mode_pool_is_maskclip_value_path_with_clip_global():
     g_full, _ = full(x)
     g_value, dense = value(x)
     torch.testing.assert_close(g_value, g_full, atol=1e-10, rtol=1e-10)
-    pos = resize_grid_pos_embed(value.positional_embedding, (3, 3), (4, 5))[1:]
+    pos = resize_grid_pos_embed(value.positional_embedding, (3, 3), (4, 5),
+                                interp='bilinear')[1:]
     ref = value.c_proj(value.v_proj(x.flatten(2).transpose(1, 2) + pos))    # B, 20, 6
     torch.testing.assert_close(dense.flatten(2).transpose(1, 2), ref)
     with pytest.raises(ValueError, match='dense_mode'):
@@ -121,7 +123,8 @@ def test_vit_positions_stored_for_input_resolution_and_resized_on_load(tmp_path)
                        out_indices=(0, 1, 2, 3))
     assert backbone.visual.positional_embedding.shape == (1 + 8 * 8, 32)
     backbone.init_weights()
-    expected = resize_grid_pos_embed(model.visual.positional_embedding.detach(), (4, 4), (8, 8))
+    expected = resize_grid_pos_embed(model.visual.positional_embedding.detach(), (4, 4), (8, 8),
+                                     interp='bilinear')
     torch.testing.assert_close(backbone.visual.positional_embedding.detach(), expected)
 
 

@@ -93,7 +93,8 @@ def test_fusion_score_map_is_cosine_after_the_gamma_update():
     feats = [torch.randn(2, c, s, s) for c, s in zip([8, 16, 32, 64], [16, 8, 4, 2])]
     global_emb, dense = torch.randn(2, 24), torch.randn(2, 24, 2, 2)
     text = torch.randn(3, 24)
-    maps, score = fusion(feats + [[global_emb, dense]], text)
+    out = fusion(feats + [[global_emb, dense]], text)
+    maps, score = out.maps, out.score
     visual = torch.cat([global_emb[:, None], dense.flatten(2).transpose(1, 2)], 1)
     t = text.expand(2, -1, -1)
     t = t + 0.3 * fusion.context_decoder(t, visual)
@@ -107,7 +108,8 @@ def test_random_attention_pool_for_backbones_without_embeddings():
     fusion = DenseCLIPFusion([8, 16, 32, 64], text_dim=24, num_classes=3,
                              pool=dict(num_heads=4, spacial_dim=2))
     feats = [torch.randn(1, c, s, s) for c, s in zip([8, 16, 32, 64], [16, 8, 4, 2])]
-    maps, score = fusion(feats, torch.randn(3, 24))
+    out = fusion(feats, torch.randn(3, 24))
+    maps, score = out.maps, out.score
     assert score.shape == (1, 3, 2, 2) and maps[3].shape[1] == 67
     with pytest.raises(ValueError, match='no \\(global, dense\\) embeddings'):
         DenseCLIPFusion([8], text_dim=24, num_classes=3, score_level=0)(

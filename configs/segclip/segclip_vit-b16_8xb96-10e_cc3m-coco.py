@@ -10,7 +10,16 @@ _base_ = [
     '../_base_/models/segclip_vit-b16.py', '../_base_/datasets/ov_voc21.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(class_names='voc21.txt', background=True, bg_thresh=0.8)
+model = dict(class_names='voc21.txt', background=True, short_side=None, bg_thresh=0.8)
+# zero-shot validation as the official evaluation: short side 224 in the pipeline
+val_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(2048, 224), keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs')
+]
+val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
+test_dataloader = val_dataloader
 superpixel_cache = 'data/superpixel_cache'
 train_pipeline = [
     dict(type='LoadImageTextImage'),

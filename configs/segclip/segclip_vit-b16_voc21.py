@@ -2,11 +2,20 @@
 # Evaluate a pretraining checkpoint:
 #   python tools/test.py configs/segclip/segclip_vit-b16_voc21.py work_dirs/segclip_vit-b16_8xb96-10e_cc3m-coco/epoch_10.pth
 # Without a checkpoint it evaluates the CLIP-initialised model before pretraining.
-# The model resizes to short side 224 and slides 224 windows, stride 224 (reference).
+# Short side 224 in the pipeline (mmcv Resize, bilinear, as the official evaluation), then
+# 224 windows, stride 224, scores resized to the original image.
 _base_ = [
     '../_base_/models/segclip_vit-b16.py', '../_base_/datasets/ov_voc21.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(class_names='voc21.txt', background=True, bg_thresh=0.8)
+model = dict(class_names='voc21.txt', background=True, short_side=None, bg_thresh=0.8)
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(2048, 224), keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs')
+]
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+val_dataloader = test_dataloader

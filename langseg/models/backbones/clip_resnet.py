@@ -5,8 +5,10 @@ anti-aliased bottlenecks whose strided convs are preceded by an average pool). T
 backbone returns the four stage maps (strides 4/8/16/32; 256/512/1024/2048 channels for
 width 64) and, with ``with_embeddings``, a fifth element ``[global, dense]`` from CLIP's
 attention pool run over every position (:class:`~langseg.models.layers.DenseAttentionPool2d`;
-DenseCLIP, Rao et al. 2022, Sec. 3.2). Any input size works: the pool's positional
-embedding is resized from CLIP's 7x7 grid to the actual grid at every forward.
+DenseCLIP, Rao et al., CVPR 2022, arXiv:2112.01518, Sec. 3.2). Any input size works: the
+pool's positional embedding is stored for ``input_resolution`` (CLIP's 7x7 grid resized
+into it when the weights load) and resized to the actual grid at every forward, both
+bilinear (``align_corners=False``) as the official DenseCLIP code does (``pos_interp``).
 """
 from __future__ import annotations
 
@@ -42,6 +44,8 @@ class CLIPResNet(BaseModule):
         dense_mode: how the attention pool makes the dense embeddings: ``'attention'``
             (DenseCLIP, every pixel attends) or ``'value'`` (MaskCLIP's value path, exact
             global token; CLIP-SP). See ``DenseAttentionPool2d``.
+        pos_interp: how the pool's positional grid is resized, on loading and at run time
+            (``'bilinear'``: DenseCLIP's; ``langseg.models.layers.pos_embed``).
     """
 
     def __init__(self,
@@ -53,6 +57,7 @@ class CLIPResNet(BaseModule):
                  norm_trainable: bool = True,
                  input_resolution: int | None = None,
                  dense_mode: str = 'attention',
+                 pos_interp: str | dict = 'bilinear',
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         cfg = get_clip_config(arch)
@@ -63,13 +68,14 @@ class CLIPResNet(BaseModule):
         self.out_indices = tuple(out_indices)
         self.with_embeddings = with_embeddings
         self.norm_eval = norm_eval
+        self.pos_interp = pos_interp
         self.visual = build_visual_tower(arch, pretrained, image_size=input_resolution)
         pool = self.visual.attnpool
         if with_embeddings:
             grid = int(round((pool.positional_embedding.shape[0] - 1)**0.5))
             self.visual.attnpool = DenseAttentionPool2d(
                 grid, pool.q_proj.in_features, pool.num_heads, pool.c_proj.out_features,
-                dense_mode=dense_mode)
+                dense_mode=dense_mode, pos_interp=pos_interp)
             self.embed_dim = pool.c_proj.out_features
         else:
             self.visual.attnpool = None
@@ -87,7 +93,8 @@ class CLIPResNet(BaseModule):
             load_pretrained_tower(
                 self.visual, self.arch, self.pretrained, 'visual', 'the CLIP ResNet backbone',
                 ignore_prefixes=() if self.with_embeddings else ('attnpool.', ),
-                resize_pos_embed_keys=('attnpool.positional_embedding', ))
+                resize_pos_embed_keys=('attnpool.positional_embedding', ),
+                pos_interp=self.pos_interp)
 
     def train(self, mode: bool = True) -> 'CLIPResNet':
         super().train(mode)

@@ -2,19 +2,25 @@
 
 The tower is open_clip's ``VisionTransformer``. The patch tokens after the blocks in
 ``out_indices`` (default 3, 5, 7, 11 for ViT-B) become maps of stride 16 (patch 16), and
-DenseCLIP's multi-scale adapters (Rao et al. 2022, after BEiT/ViTDet) turn them into a
-pyramid: ``fpn1`` = ConvT 2x2/2 -> BN -> GELU -> ConvT 2x2/2 (stride 4), ``fpn2`` = ConvT
-(stride 8), ``fpn3`` = identity (stride 16), ``fpn4`` = 2x2 max pool (stride 32).
+DenseCLIP's multi-scale adapters (Rao et al., CVPR 2022, arXiv:2112.01518; after BEiT)
+turn them into a pyramid, each behind a ``GroupNorm(1, C)`` as in the official code:
+``fpn1`` = GN -> ConvT 2x2/2 -> BN -> GELU -> ConvT 2x2/2 (stride 4), ``fpn2`` = GN ->
+ConvT (stride 8), ``fpn3`` = GN (stride 16), ``fpn4`` = GN -> 2x2 max pool (stride 32).
+The module layout is the official one, so its state-dict keys are too (``fpn1.0`` GN,
+``fpn1.1`` ConvT, ``fpn1.2`` BN, ``fpn1.4`` ConvT, ``fpn2.0``/``fpn2.1``, ``fpn3``,
+``fpn4.0``).
 
 With ``with_embeddings``, ``ln_post`` and the visual projection are applied to every token
 of the last block: token 0 is the global embedding, the others the dense ``(B, D, h, w)``
 map, returned as a fifth element ``[global, dense]``.
 
 Any input size works: the positional embedding is stored for ``input_resolution`` (a
-512 px tower keeps a 32x32 grid, as DenseCLIP's configs do; pretrained 224 px weights are
-resized into it when loaded) and resized bicubically to the actual grid at every forward.
+640 px tower keeps a 40x40 grid, as DenseCLIP's configs do; pretrained 224 px weights are
+resized into it when loaded) and resized to the actual grid at every forward, both
+bilinear with ``align_corners=False`` as the official code does (``pos_interp``).
 The class embedding is added once, as the class token; the official DenseCLIP code also
-adds it into the class token's positional slot, a defect not reproduced here.
+adds it into the class token's positional slot, a defect not reproduced by default
+(``double_class_embedding=True`` reproduces it, e.g. to evaluate a released checkpoint).
 """
 from __future__ import annotations
 
@@ -44,7 +50,11 @@ class CLIPViT(BaseModule):
         with_embeddings: also return ``[global, dense]`` projected embeddings; without
             it ``ln_post`` and the projection are not built (their weights are skipped).
         drop_path_rate: stochastic depth, linearly increasing over the blocks.
-        norm_cfg: norm layer of ``fpn1``.
+        norm_cfg: norm layer inside ``fpn1`` (SyncBN, the official; BN on one process).
+        pos_interp: how the positional grid is resized, on loading and at run time
+            (``'bilinear'``: DenseCLIP's; ``langseg.models.layers.pos_embed``).
+        double_class_embedding: add the class embedding a second time into the class
+            token's position, as the official DenseCLIP code does (off: a defect).
     """
 
     def __init__(self,
@@ -55,6 +65,8 @@ class CLIPViT(BaseModule):
                  with_embeddings: bool = True,
                  drop_path_rate: float = 0.0,
                  norm_cfg: dict = dict(type='SyncBN', requires_grad=True),
+                 pos_interp: str | dict = 'bilinear',
+                 double_class_embedding: bool = False,
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         cfg = get_clip_config(arch)
@@ -66,6 +78,8 @@ class CLIPViT(BaseModule):
         self.arch, self.pretrained = arch, pretrained
         self.out_indices = tuple(out_indices)
         self.with_embeddings = with_embeddings
+        self.pos_interp = pos_interp
+        self.double_class_embedding = bool(double_class_embedding)
         self.visual = build_visual_tower(arch, pretrained, image_size=input_resolution)
         width = self.visual.transformer.width
         depth = len(self.visual.transformer.resblocks)
@@ -74,13 +88,15 @@ class CLIPViT(BaseModule):
         rates = torch.linspace(0, drop_path_rate, depth).tolist()
         self.drop_paths = nn.ModuleList(DropPath(r) if r > 0 else nn.Identity() for r in rates)
         self.fpn1 = nn.Sequential(
+            nn.GroupNorm(1, width),
             nn.ConvTranspose2d(width, width, kernel_size=2, stride=2),
             build_norm_layer(norm_cfg, width)[1],
             nn.GELU(),
             nn.ConvTranspose2d(width, width, kernel_size=2, stride=2))
-        self.fpn2 = nn.ConvTranspose2d(width, width, kernel_size=2, stride=2)
-        self.fpn3 = nn.Identity()
-        self.fpn4 = nn.MaxPool2d(kernel_size=2, stride=2)
+        self.fpn2 = nn.Sequential(nn.GroupNorm(1, width),
+                                  nn.ConvTranspose2d(width, width, kernel_size=2, stride=2))
+        self.fpn3 = nn.GroupNorm(1, width)
+        self.fpn4 = nn.Sequential(nn.GroupNorm(1, width), nn.MaxPool2d(kernel_size=2, stride=2))
         self.out_channels = [width] * 4
         self.embed_dim = self.visual.output_dim if with_embeddings else None
         if not with_embeddings:  # not built, as in DenseCLIP's baseline (100.8 M params)
@@ -92,11 +108,12 @@ class CLIPViT(BaseModule):
             load_pretrained_tower(
                 self.visual, self.arch, self.pretrained, 'visual', 'the CLIP ViT backbone',
                 ignore_prefixes=() if self.with_embeddings else ('ln_post.', 'proj'),
-                resize_pos_embed_keys=('positional_embedding', ))
+                resize_pos_embed_keys=('positional_embedding', ),
+                pos_interp=self.pos_interp)
 
     def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
         """Patch embedding + class token + resized positions + ln_pre -> (B, 1+hw, C)."""
-        return embed_vit_tokens(self.visual, x)
+        return embed_vit_tokens(self.visual, x, self.pos_interp, self.double_class_embedding)
 
     def forward(self, x: torch.Tensor) -> tuple:
         tokens, (h, w) = self.embed(x)

@@ -1,18 +1,25 @@
-"""SegCLIP's image encoder: a CLIP ViT with a plugged semantic group module (paper 002,
-Sec. 2.2; reference/segclip.md).
+"""SegCLIP's image encoder: a CLIP ViT with a plugged semantic group module (Luo et al.,
+"SegCLIP: Patch Aggregation with Learnable Centers for Open-Vocabulary Semantic
+Segmentation", ICML 2023, arXiv:2211.14813, Sec. 2.2).
 
 Stage 1 is CLIP's blocks ``0 .. plug_layer-1`` on the patch tokens (the class token is
 dropped after ``ln_pre`` and never used). The semantic group module then
 
 1. refines ``L`` learnable centers by ``num_cross_attn`` pre-norm cross-attention blocks
-   (Eq. 1; queries = centers, keys/values = ``[centers; patches]``, MLP 4x QuickGELU),
-   followed by a LayerNorm;
+   (Eq. 1; queries = centers, keys/values = ``[centers; patches]``, MLP 4x with the
+   tower's activation), followed by a LayerNorm;
 2. assigns every patch to one center by Gumbel-softmax over the centers of the logits
    ``centers . keys^T`` (Eq. 2; keys ``LN(W_k LN(x))``, values ``W_v LN(x)``, W grouped
    per head; no 1/sqrt(d) scaling), hard with the straight-through gradient, tau 0.9,
    noise only in training (eval: argmax of the plain softmax);
 3. makes region tokens ``MLP(MEAN(M^T V) + centers)`` (Eq. 3; mean over the patches of a
-   center, 0 for an empty one; LN -> MLP 4x GELU -> QuickGELU, as the reference).
+   center, 0 for an empty one; LN -> MLP 4x GELU -> the tower's activation).
+
+Activations: where the official code (github.com/ArrowLuo/SegCLIP) writes QuickGELU (the
+cross-attention MLPs, after the region MLP, Eq. 4's mapping, the two new blocks of the
+reconstruction branch) langseg uses the CLIP tower's own activation: QuickGELU for
+OpenAI's weights, which is the official behaviour, and GELU for towers trained with GELU
+(LAION, DFN, ...), where QuickGELU would be a mismatch. The paper writes GELU throughout.
 
 Stage 3 is CLIP's remaining blocks on the ``L`` region tokens; the image token is their
 max-pool, prepended, and all go through ``ln_post`` and the projection: ``(B, 1+L, D)``.
@@ -35,11 +42,10 @@ from ..clip import build_visual_tower, embed_vit_tokens, get_clip_config, is_res
 from ..layers import MultiHeadAttention, residual_block_forward
 
 
-class QuickGELU(nn.Module):
-    """CLIP's ``x * sigmoid(1.702 x)``."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.sigmoid(1.702 * x)
+def tower_activation(visual: nn.Module) -> type[nn.Module]:
+    """The activation class of a CLIP tower's MLPs: open_clip's ``QuickGELU`` for OpenAI's
+    weights, ``nn.GELU`` otherwise."""
+    return type(visual.transformer.resblocks[0].mlp.gelu)
 
 
 def mlp(dim: int, hidden: int, act: type[nn.Module]) -> nn.Sequential:
@@ -71,15 +77,16 @@ def gumbel_assignment(logits: torch.Tensor, tau: float, dim: int = 1,
 
 
 class CenterCrossAttentionBlock(nn.Module):
-    """``q = q + MHA(LN(q), LN(kv)); q = q + MLP(LN(q))`` (pre-norm, 4x QuickGELU MLP)."""
+    """``q = q + MHA(LN(q), LN(kv)); q = q + MLP(LN(q))`` (pre-norm, 4x MLP with the
+    tower's activation)."""
 
-    def __init__(self, dim: int, num_heads: int) -> None:
+    def __init__(self, dim: int, num_heads: int, act: type[nn.Module]) -> None:
         super().__init__()
         self.norm_q = nn.LayerNorm(dim)
         self.norm_kv = nn.LayerNorm(dim)
         self.attn = MultiHeadAttention(dim, num_heads)
         self.norm_mlp = nn.LayerNorm(dim)
-        self.mlp = mlp(dim, 4 * dim, QuickGELU)
+        self.mlp = mlp(dim, 4 * dim, act)
 
     def forward(self, query: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         kv = self.norm_kv(context)
@@ -95,10 +102,14 @@ class SemanticGroupModule(nn.Module):
         dim: token width; num_heads: heads of the cross-attention and the key/value groups.
         num_centers: L (8); num_cross_attn: cross-attention blocks (2); tau: Gumbel
             temperature (0.9).
+        act: the CLIP tower's activation (QuickGELU for OpenAI's weights), used where the
+            official code writes QuickGELU: the cross-attention MLPs and after the region
+            MLP (whose inner activation is GELU, as there).
     """
 
     def __init__(self, dim: int, num_heads: int, num_centers: int = 8,
-                 num_cross_attn: int = 2, tau: float = 0.9) -> None:
+                 num_cross_attn: int = 2, tau: float = 0.9,
+                 act: type[nn.Module] = nn.GELU) -> None:
         super().__init__()
         if num_centers < 1:
             raise ConfigError(f'num_centers must be >= 1, got {num_centers}')
@@ -106,14 +117,14 @@ class SemanticGroupModule(nn.Module):
         self.centers = nn.Parameter(torch.empty(num_centers, dim))
         nn.init.trunc_normal_(self.centers, std=0.02)
         self.cross_attn = nn.ModuleList(
-            CenterCrossAttentionBlock(dim, num_heads) for _ in range(num_cross_attn))
+            CenterCrossAttentionBlock(dim, num_heads, act) for _ in range(num_cross_attn))
         self.norm_centers = nn.LayerNorm(dim)
         self.norm_x = nn.LayerNorm(dim)
         self.key = nn.Conv1d(dim, dim, 1, groups=num_heads, bias=False)
         self.value = nn.Conv1d(dim, dim, 1, groups=num_heads, bias=False)
         self.norm_key = nn.LayerNorm(dim)
         self.norm_region = nn.LayerNorm(dim)
-        self.region_mlp = nn.Sequential(mlp(dim, 4 * dim, nn.GELU), QuickGELU())
+        self.region_mlp = nn.Sequential(mlp(dim, 4 * dim, nn.GELU), act())
 
     def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> dict:
         """``x`` (B, N, C) patch tokens -> dict with ``regions`` (B, L, C), ``hard``
@@ -171,8 +182,9 @@ class SemanticGroupViT(BaseModule):
         self.num_heads = blocks[0].attn.num_heads
         self.embed_dim = self.visual.output_dim
         self.patch_size = self.visual.conv1.kernel_size[0]
+        self.act_layer = tower_activation(self.visual)
         self.group = SemanticGroupModule(self.width, self.num_heads, num_centers,
-                                         num_cross_attn, tau)
+                                         num_cross_attn, tau, self.act_layer)
         for name, param in self.visual.named_parameters():
             if name.startswith(tuple(frozen)):
                 param.requires_grad_(False)

@@ -1,12 +1,13 @@
 """Vision foundation models (VFMs) as dense feature extractors, through timm.
 
-A VFM takes RGB images in [0, 255] (it normalises them with its own mean/std) and returns
-one feature map ``(B, C, h, w)``: what ProxyCLIP's proxy attention compares
-(reference/proxyclip.md, step 3):
+A VFM takes RGB images in [0, 255] (it normalises them with its own mean/std: ImageNet's
+for DINO, as ProxyCLIP's official code feeds it) and returns one feature map
+``(B, C, h, w)``: what ProxyCLIP's proxy attention compares (Lan et al., ECCV 2024,
+arXiv:2408.04883, Sec. 3.2):
 
 * ViTs (DINO, DINOv2 with registers, MAE): the last block's tokens after the final norm,
-  prefix tokens (CLS, registers) removed, on the patch grid; any input size (timm's
-  ``dynamic_img_size``);
+  prefix tokens (CLS, registers) removed, on the patch grid; any input size (the
+  positional grid resized by each model's own rule, ``VFM_PRESETS``);
 * SAM ViT-B: the image is resized to 1024 (its native size) and the neck output
   (256 x 64 x 64) is returned.
 
@@ -25,16 +26,21 @@ from mmengine.model import BaseModule
 
 from ...registry import MODELS
 from ...utils.errors import CheckpointError, ConfigError
+from ..layers.pos_embed import grid_interpolation, resize_grid_pos_embed
 from .timm_backbone import timm_state_dict
 
-#: Short names of the VFMs the ProxyCLIP paper uses -> timm model (with its weights tag).
+#: Short names of the VFMs the ProxyCLIP paper uses -> timm model (with its weights tag),
+#: and how each resizes its positional grid, as the code the weights come from does it:
+#: DINO's ``interpolate_pos_encoding`` (scale factor (n + 0.1) / N, bicubic), DINOv2 with
+#: registers (bicubic, antialiased, by size), MAE's ``interpolate_pos_embed`` (bicubic).
 VFM_PRESETS: dict[str, dict] = {
-    'dino-b8': dict(model_name='vit_base_patch8_224.dino'),
-    'dino-b16': dict(model_name='vit_base_patch16_224.dino'),
-    'dino-s8': dict(model_name='vit_small_patch8_224.dino'),
-    'dino-s16': dict(model_name='vit_small_patch16_224.dino'),
-    'dinov2-b14-reg': dict(model_name='vit_base_patch14_reg4_dinov2.lvd142m'),
-    'mae-b16': dict(model_name='vit_base_patch16_224.mae'),
+    'dino-b8': dict(model_name='vit_base_patch8_224.dino', pos_interp='bicubic-offset'),
+    'dino-b16': dict(model_name='vit_base_patch16_224.dino', pos_interp='bicubic-offset'),
+    'dino-s8': dict(model_name='vit_small_patch8_224.dino', pos_interp='bicubic-offset'),
+    'dino-s16': dict(model_name='vit_small_patch16_224.dino', pos_interp='bicubic-offset'),
+    'dinov2-b14-reg': dict(model_name='vit_base_patch14_reg4_dinov2.lvd142m',
+                           pos_interp='bicubic-antialias'),
+    'mae-b16': dict(model_name='vit_base_patch16_224.mae', pos_interp='bicubic'),
     'sam-b': dict(model_name='samvit_base_patch16.sa1b', kind='sam', input_size=1024),
 }
 
@@ -48,21 +54,32 @@ def _normaliser(module: torch.nn.Module, mean, std) -> None:
 class TimmVFM(BaseModule):
     """A timm ViT / SAM as a VFM (see module docstring).
 
+    The input normalisation is the one of the weights' tag (timm's ``pretrained_cfg`` of
+    ``model_name`` *with* its tag: DINO's and SAM's are ImageNet's mean/std, while the
+    untagged ``vit_base_patch8_224`` is an AugReg model normalised by 0.5); ``mean``/``std``
+    override it. ViT tokens are formed here (patch embedding, prefix tokens, positions
+    resized by ``pos_interp``, then timm's blocks and final norm), so the grid is resized
+    as the weights' own code does, not by timm's antialiased rule.
+
     Args:
         name: a preset of :data:`VFM_PRESETS` (``'dino-b8'``, ...), or ``None`` with
             ``model_name``.
-        model_name: any timm model name (overrides the preset's).
-        pretrained: ``True`` (the preset's timm tag, downloaded), a local weights file,
-            or ``None``/``False`` (random weights, for tests).
+        model_name: any timm model name, with its tag (overrides the preset's).
+        pretrained: ``True`` (the tag's weights, downloaded), a local weights file, or
+            ``None``/``False`` (random weights, for tests).
         kind: ``'vit'`` or ``'sam'``.
         input_size: resize the input to this square size first (SAM: 1024).
+        pos_interp: positional-grid resizing (``langseg.models.layers.pos_embed``); the
+            preset's, else timm's own (``'bicubic-antialias'``).
+        mean, std: input normalisation in [0, 1] units (default: the tag's).
         model_kwargs: extra ``timm.create_model`` arguments (e.g. a tiny depth in tests).
     """
 
     def __init__(self, name: str | None = 'dino-b8', model_name: str | None = None,
                  pretrained: bool | str | None = True, kind: str | None = None,
-                 input_size: int | None = None, model_kwargs: dict | None = None,
-                 init_cfg: dict | None = None) -> None:
+                 input_size: int | None = None, pos_interp: str | dict | None = None,
+                 mean: tuple | None = None, std: tuple | None = None,
+                 model_kwargs: dict | None = None, init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         preset = {}
         if name is not None:
@@ -78,19 +95,22 @@ class TimmVFM(BaseModule):
             raise ConfigError('TimmVFM needs a preset name or a timm model_name')
         self.kind = kind or preset.get('kind', 'vit')
         self.input_size = input_size or preset.get('input_size')
+        self.pos_interp = grid_interpolation(
+            pos_interp or preset.get('pos_interp', 'bicubic-antialias'))
         self.pretrained = pretrained
         kwargs = dict(model_kwargs or {})
-        arch = self.model_name.split('.')[0]
-        if self.kind == 'vit':
-            kwargs.setdefault('dynamic_img_size', True)
-        try:
-            self.model = timm.create_model(arch, pretrained=False, num_classes=0, **kwargs)
+        try:  # the name with its tag: pretrained_cfg (mean/std) is the tag's
+            self.model = timm.create_model(self.model_name, pretrained=False, num_classes=0,
+                                           **kwargs)
         except Exception as exc:
-            raise ConfigError(f'cannot build timm model {arch!r} for the VFM: '
+            raise ConfigError(f'cannot build timm model {self.model_name!r} for the VFM: '
                               f'{" ".join(str(exc).split())[:200]}') from None
+        if self.kind == 'vit' and getattr(self.model, 'pos_embed', None) is None:
+            raise ConfigError(f'timm model {self.model_name!r} has no absolute positional '
+                              "embedding: expected a ViT (kind='vit') or kind='sam'")
         cfg = self.model.pretrained_cfg
-        _normaliser(self, cfg.get('mean', (0.485, 0.456, 0.406)),
-                    cfg.get('std', (0.229, 0.224, 0.225)))
+        _normaliser(self, mean or cfg.get('mean', (0.485, 0.456, 0.406)),
+                    std or cfg.get('std', (0.229, 0.224, 0.225)))
         self.model.eval().requires_grad_(False)
 
     def init_weights(self) -> None:
@@ -115,6 +135,25 @@ class TimmVFM(BaseModule):
         self.model.eval()  # frozen
         return self
 
+    def vit_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised images (B, 3, H, W) -> the last block's patch tokens after the final
+        norm, prefix tokens (class, registers) dropped, as (B, C, h, w)."""
+        m = self.model
+        x = m.patch_embed.proj(x)
+        b, c, h, w = x.shape
+        x = m.patch_embed.norm(x.flatten(2).transpose(1, 2))
+        prefix_pos = 0 if m.no_embed_class else m.num_prefix_tokens
+        pos = resize_grid_pos_embed(m.pos_embed[0], m.patch_embed.grid_size, (h, w),
+                                    num_prefix=prefix_pos, interp=self.pos_interp)
+        prefix = [t.expand(b, -1, -1) for t in (m.cls_token, m.reg_token) if t is not None]
+        if m.no_embed_class:        # positions on the patches only (timm's DINOv2-reg)
+            x = torch.cat(prefix + [x + pos.to(x.dtype)], dim=1)
+        else:
+            x = torch.cat(prefix + [x], dim=1) + pos.to(x.dtype)
+        x = m.norm_pre(m.patch_drop(m.pos_drop(x)))
+        x = m.norm(m.blocks(x))
+        return x[:, m.num_prefix_tokens:].transpose(1, 2).reshape(b, c, h, w)
+
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         """``rgb`` (B, 3, H, W) in [0, 255] -> features (B, C, h, w)."""
         x = (rgb - self.mean) / self.std
@@ -123,8 +162,7 @@ class TimmVFM(BaseModule):
                               align_corners=False)
         if self.kind == 'sam':
             return self.model.forward_features(x)
-        return self.model.forward_intermediates(x, indices=1, norm=True, output_fmt='NCHW',
-                                                intermediates_only=True)[-1]
+        return self.vit_features(x)
 
 
 @MODELS.register_module()

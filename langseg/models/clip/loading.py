@@ -27,7 +27,7 @@ from torch import nn
 
 from ...engine.checkpoint import compare_state_dicts, load_checkpoint_file
 from ...utils.errors import CheckpointError, ConfigError
-from ..layers.pos_embed import resize_grid_pos_embed, square_grid
+from ..layers.pos_embed import PosInterp, resize_grid_pos_embed, square_grid
 
 _OPENAI_EXTRA_KEYS = ('input_resolution', 'context_length', 'vocab_size')
 _NOT_TEXT = ('visual.', 'logit_scale', 'logit_bias')
@@ -120,31 +120,37 @@ def tower_state_dict(state: dict[str, torch.Tensor], tower: str) -> dict[str, to
     raise ValueError(f'tower must be visual or text, got {tower!r}')
 
 
-def _resize_vit_pos_embed(module: nn.Module, state: dict, key: str) -> str | None:
-    """Resize a ViT grid positional embedding in ``state`` to ``module``'s grid."""
+def _resize_grid_pos_embed(module: nn.Module, state: dict, key: str,
+                           interp: PosInterp) -> str | None:
+    """Resize a grid positional embedding (class row + square grid) in ``state`` to
+    ``module``'s grid, by ``interp``."""
     own = dict(module.named_parameters()).get(key)
     theirs = state.get(key)
     if own is None or theirs is None or own.shape == theirs.shape or own.dim() != 2:
         return None
     src, dst = square_grid(theirs.shape[0] - 1), square_grid(own.shape[0] - 1)
-    state[key] = resize_grid_pos_embed(theirs, src, dst, num_prefix=1)
-    return f'{key} resized from {src[0]}x{src[1]} to {dst[0]}x{dst[1]}'
+    state[key] = resize_grid_pos_embed(theirs, src, dst, num_prefix=1, interp=interp)
+    name = interp if isinstance(interp, str) else 'custom'
+    return f'{key} resized from {src[0]}x{src[1]} to {dst[0]}x{dst[1]} ({name})'
 
 
 def load_tower_weights(module: nn.Module, state: dict[str, torch.Tensor], what: str,
                        ignore_prefixes: Iterable[str] = (),
-                       resize_pos_embed_keys: Iterable[str] = ()) -> dict[str, list[str]]:
+                       resize_pos_embed_keys: Iterable[str] = (),
+                       pos_interp: PosInterp = 'bicubic') -> dict[str, list[str]]:
     """Load ``state`` into ``module`` and report; refuse any key mismatch.
 
     Keys starting with ``ignore_prefixes`` are dropped on purpose (e.g. the attention pool
     of a backbone built without embeddings) and reported as such. Raises
     :class:`CheckpointError` listing missing, unexpected and mis-shaped keys otherwise:
     a half-loaded CLIP (e.g. RN50 weights into an RN101) is never accepted.
+    Positional grids named in ``resize_pos_embed_keys`` that are stored for another size
+    are resized by ``pos_interp`` (``langseg.models.layers.pos_embed``).
     """
     ignore_prefixes = tuple(ignore_prefixes)
     ignored = sorted(k for k in state if ignore_prefixes and k.startswith(ignore_prefixes))
     state = {k: v for k, v in state.items() if k not in ignored}
-    notes = [n for n in (_resize_vit_pos_embed(module, state, k)
+    notes = [n for n in (_resize_grid_pos_embed(module, state, k, pos_interp)
                          for k in resize_pos_embed_keys) if n]
     report = compare_state_dicts(module, state)
     # Non-persistent buffers are not in state_dict(); nothing else may be missing.

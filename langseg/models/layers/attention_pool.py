@@ -2,8 +2,9 @@
 
 CLIP's ResNet ends with an attention pool whose single query is the mean token. DenseCLIP
 runs it over *all* tokens, so every pixel gets an embedding in the text space:
-``tokens = [mean; x_1 .. x_HW] + pos`` (the positional embedding bicubic-resized from
-CLIP's 7x7 grid to the actual H x W at every forward), full multi-head attention over the
+``tokens = [mean; x_1 .. x_HW] + pos`` (the positional embedding resized from the stored
+grid to the actual H x W at every forward; bilinear, ``align_corners=False``, as the
+official DenseCLIP code does), full multi-head attention over the
 HW + 1 tokens, then ``c_proj``. Token 0 is the global embedding; since every query attends
 independently, it equals CLIP's own pooled output. The parameter names are open_clip's
 ``AttentionPool2d``'s, so CLIP weights load unchanged; with random weights the same module
@@ -23,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .pos_embed import resize_grid_pos_embed
+from .pos_embed import PosInterp, resize_grid_pos_embed
 
 
 class DenseAttentionPool2d(nn.Module):
@@ -38,16 +39,20 @@ class DenseAttentionPool2d(nn.Module):
         dense_mode: ``'attention'`` (DenseCLIP: every token attends) or ``'value'``
             (MaskCLIP's value path for the pixels, exact single-query pooling for the
             global token).
+        pos_interp: how the stored positional grid is resized to the actual one
+            (``'bilinear'``, DenseCLIP's; see ``langseg.models.layers.pos_embed``).
     """
 
     DENSE_MODES = ('attention', 'value')
 
     def __init__(self, spacial_dim: int, embed_dim: int, num_heads: int,
-                 output_dim: int | None = None, dense_mode: str = 'attention') -> None:
+                 output_dim: int | None = None, dense_mode: str = 'attention',
+                 pos_interp: PosInterp = 'bilinear') -> None:
         super().__init__()
         if dense_mode not in self.DENSE_MODES:
             raise ValueError(f'dense_mode must be one of {self.DENSE_MODES}, got {dense_mode!r}')
         self.dense_mode = dense_mode
+        self.pos_interp = pos_interp
         self.spacial_dim = spacial_dim
         self.num_heads = num_heads
         self.positional_embedding = nn.Parameter(
@@ -66,7 +71,8 @@ class DenseAttentionPool2d(nn.Module):
         tokens = x.flatten(2).transpose(1, 2)                      # B, HW, C
         tokens = torch.cat([tokens.mean(dim=1, keepdim=True), tokens], dim=1)
         pos = resize_grid_pos_embed(self.positional_embedding,
-                                    (self.spacial_dim, self.spacial_dim), (h, w))
+                                    (self.spacial_dim, self.spacial_dim), (h, w),
+                                    interp=self.pos_interp)
         tokens = tokens + pos.to(tokens.dtype)
         if self.dense_mode == 'value':
             return self._value_path(tokens, h, w)

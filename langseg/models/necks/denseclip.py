@@ -1,14 +1,16 @@
 """DenseCLIP's language-guided fusion: context decoder, gamma update, pixel-text scores.
 
 Rao et al., "DenseCLIP: Language-Guided Dense Prediction with Context-Aware Prompting",
-CVPR 2022, read with reference/denseclip.md:
+CVPR 2022, arXiv:2112.01518; where the paper is silent, the official code
+(github.com/raoyongming/DenseCLIP, ``segmentation/denseclip``) decides:
 
 * visual context ``v = [global; dense_1 .. dense_HW]`` (B, 1+HW, C) from the backbone's
   attention pool (CLIP ResNet / ViT); a backbone without one gets a randomly initialised
   :class:`~langseg.models.layers.DenseAttentionPool2d` on its last stage (the "any
   backbone" rows: ImageNet ResNet, Swin, lightweight CNNs);
 * vision-to-language prompting (Sec. 3.3, Eq. 6): ``t <- t + gamma * Dec(t, v)``, a
-  3-layer pre-norm transformer decoder (width 256, 4 heads, dropout 0.1, no qkv bias)
+  3-layer pre-norm transformer decoder (width 256, 4 heads, dropout 0.1, no qkv bias;
+  dropout after each attention, inside the MLP and after it, as the official code)
   whose queries are the K class embeddings and whose memory is ``v``; ``gamma`` is a
   learnable vector initialised to 1e-4;
 * pixel-text score map (Sec. 3.2, Eq. 4): ``S = l2norm(dense) . l2norm(t)^T``
@@ -26,10 +28,15 @@ from torch import nn
 
 from ...registry import MODELS
 from ..layers import DenseAttentionPool2d, MultiHeadAttention
+from .base_fusion import BaseFusion, FusionOutput, TrainState
 
 
 class ContextDecoderLayer(nn.Module):
-    """Pre-norm decoder layer: self-attention, cross-attention to memory, MLP (x4)."""
+    """Pre-norm decoder layer: self-attention, cross-attention to the memory, MLP (x4).
+
+    Dropout sits where the official DenseCLIP layer has it: after each attention's output
+    projection, inside the MLP after the GELU, and once more on the MLP's output
+    (``x + dropout(mlp(norm3(x)))``). The memory is not re-normalised inside the layer."""
 
     def __init__(self, width: int, num_heads: int, dropout: float) -> None:
         super().__init__()
@@ -42,12 +49,13 @@ class ContextDecoderLayer(nn.Module):
         self.norm3 = nn.LayerNorm(width)
         self.mlp = nn.Sequential(nn.Linear(width, width * 4), nn.GELU(),
                                  nn.Dropout(dropout), nn.Linear(width * 4, width))
+        self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
         y = self.norm1(x)
         x = x + self.self_attn(y, y, y)
         x = x + self.cross_attn(self.norm2(x), memory, memory)
-        return x + self.mlp(self.norm3(x))
+        return x + self.dropout(self.mlp(self.norm3(x)))
 
 
 @MODELS.register_module()
@@ -94,11 +102,9 @@ class ContextDecoder(BaseModule):
 
 
 @MODELS.register_module()
-class DenseCLIPFusion(BaseModule):
-    """Context decoder + score map: the DenseCLIP part between backbone and FPN.
-
-    Called by :class:`~langseg.models.segmentors.LanguageGuidedEncoderDecoder` as
-    ``fusion(features, text) -> (features for the neck, score map)``.
+class DenseCLIPFusion(BaseFusion):
+    """Context decoder + score map: the DenseCLIP part between backbone and FPN (a
+    :class:`~langseg.models.necks.base_fusion.BaseFusion`).
 
     Args:
         in_channels: channels of the backbone's maps (given by the segmentor).
@@ -116,14 +122,14 @@ class DenseCLIPFusion(BaseModule):
                  score_level: int = 3, context_decoder: dict | None = None,
                  gamma_init: float = 1e-4, pool: dict | None = None,
                  init_cfg: dict | None = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        self.in_channels = list(in_channels)
-        self.text_dim, self.num_classes, self.score_level = text_dim, num_classes, score_level
+        super().__init__(in_channels, text_dim, num_classes, init_cfg=init_cfg)
+        self.score_level = score_level
         decoder_cfg = dict(type='ContextDecoder', **(context_decoder or {}))
         decoder_cfg['visual_dim'] = text_dim
         self.context_decoder = MODELS.build(decoder_cfg)
         self.gamma = nn.Parameter(torch.full((text_dim,), gamma_init))
         self.pool = None
+        self.uses_backbone_embeddings = pool is None
         if pool is not None:
             pool = dict(pool)
             self.pool = DenseAttentionPool2d(
@@ -133,10 +139,6 @@ class DenseCLIPFusion(BaseModule):
             if pool:
                 raise ValueError(f'unknown attention pool settings {sorted(pool)}: expected '
                                  'num_heads, spacial_dim')
-
-    @property
-    def uses_backbone_embeddings(self) -> bool:
-        return self.pool is None
 
     def neck_in_channels(self) -> list[int]:
         """Channels the neck receives: the backbone's plus K at ``score_level``."""
@@ -152,11 +154,11 @@ class DenseCLIPFusion(BaseModule):
             raise ValueError('the backbone returns no (global, dense) embeddings: set '
                              'with_embeddings=True on a CLIP backbone, or give the fusion '
                              'a pool=dict(num_heads=...) for any other backbone')
-        global_emb, dense = features[len(self.in_channels)]
-        return global_emb, dense
+        return self.backbone_embeddings(features)
 
-    def forward(self, features: Sequence, text: torch.Tensor
-                ) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def forward(self, features: Sequence, text: torch.Tensor,
+                data_samples: list | None = None,
+                state: TrainState | None = None) -> FusionOutput:
         """``features``: backbone maps (+ [global, dense]); ``text`` (K, C)."""
         global_emb, dense = self.embeddings(features)
         b, c, h, w = dense.shape
@@ -173,4 +175,4 @@ class DenseCLIPFusion(BaseModule):
                              f'of level {self.score_level} {tuple(target.shape[-2:])}: '
                              'choose the score_level of the embeddings\' stride')
         maps[self.score_level] = torch.cat([target, score], dim=1)
-        return maps, score
+        return FusionOutput(maps, score)

@@ -36,8 +36,8 @@ from ...registry import MODELS
 from ...utils.errors import ConfigError, LangsegError
 from ..clip import (FrozenCLIPTextEncoder, build_visual_tower, embed_vit_tokens,
                     get_clip_config, is_resnet, load_pretrained_tower)
-from ..layers import block_value_path, proxy_attention, residual_block_forward, \
-    resize_value_grid
+from ..layers import block_value_path, grid_interpolation, proxy_attention, \
+    residual_block_forward, resize_value_grid
 from .sliding_window import window_starts
 
 ATTENTIONS = ('proxy', 'maskclip')
@@ -70,6 +70,9 @@ class ProxyCLIPSegmentor(BaseSegmentor):
         templates: prompt templates (default: the 80 OpenAI ImageNet templates).
         feature_adjustment: subtract the CLIP-Surgery redundancy (paper 004).
         precision: autocast dtype on CUDA: 'fp16', 'bf16' or 'fp32'.
+        pos_interp: how CLIP's positional grid is resized to a window's grid (the
+            official code's ``interpolate_pos_encoding``: DINO's scale-factor rule,
+            ``'bicubic-offset'``; ``langseg.models.layers.pos_embed``).
     """
 
     def __init__(self, class_names: str | Sequence[str], clip: dict | None = None,
@@ -79,6 +82,7 @@ class ProxyCLIPSegmentor(BaseSegmentor):
                  slide_stride: int | Sequence[int] = 112, pad_multiple: int = 56,
                  window_batch_size: int | str = 'auto', templates: str | Sequence[str] = 'openai_imagenet',
                  feature_adjustment: bool = False, precision: str = 'fp16',
+                 pos_interp: str | dict = 'bicubic-offset',
                  data_preprocessor: dict | None = None, init_cfg: dict | None = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if attention not in ATTENTIONS:
@@ -113,6 +117,7 @@ class ProxyCLIPSegmentor(BaseSegmentor):
             else int(window_batch_size)
         self.feature_adjustment = bool(feature_adjustment)
         self.precision = precision
+        self.pos_interp = grid_interpolation(pos_interp)
 
     # ------------------------------------------------------------------------ setup
     @property
@@ -146,7 +151,7 @@ class ProxyCLIPSegmentor(BaseSegmentor):
         """Normalised windows (B, 3, H, W) -> l2-normalised CLIP embeddings (B, E, h, w)
         on the VFM grid (proxy) or CLIP's grid (maskclip)."""
         visual = self.visual
-        tokens, grid = embed_vit_tokens(visual, x)
+        tokens, grid = embed_vit_tokens(visual, x, self.pos_interp)
         blocks = visual.transformer.resblocks
         for block in blocks[:-1]:
             tokens = residual_block_forward(block, tokens)

@@ -1,5 +1,8 @@
-"""SegCLIP (Luo et al., ICML 2023; paper 002): pretraining on image-text pairs and
-zero-shot segmentation, as one mmseg segmentor run by the mmengine runner.
+"""SegCLIP (Luo et al., "SegCLIP: Patch Aggregation with Learnable Centers for
+Open-Vocabulary Semantic Segmentation", ICML 2023, arXiv:2211.14813): pretraining on
+image-text pairs and zero-shot segmentation, as one mmseg segmentor run by the mmengine
+runner. Where the paper is silent the official code (github.com/ArrowLuo/SegCLIP) decides;
+docs/methods/segclip.md lists each such choice and the test that pins it.
 
 ``loss`` (pretraining, Sec. 2.5, Eq. 7): ``L = L_con + L_rec + L_sup``, each switchable:
 
@@ -9,34 +12,40 @@ zero-shot segmentation, as one mmseg segmentor run by the mmengine runner.
   (``torch.distributed.nn.functional.all_gather``);
 * masked reconstruction (Sec. 2.3, Eq. 4, MAE): a second forward on the 25% visible
   patches (random per image); the patches are restored from the regions through the
-  mapping matrix, ``GELU(Linear_L(M^T) H_p)``; two new transformer blocks, a mean-pooled
-  pseudo class token, MAE's decoder (mask tokens, fixed 2-D sin-cos positions, blocks,
-  linear to pixels); MSE against the CLIP-normalised pixels of the masked patches only;
+  mapping matrix, ``act(Linear_L(M^T) H_p)`` (act: the tower's, QuickGELU for OpenAI's
+  CLIP as in the official code; the paper writes GELU); two new transformer blocks, a
+  mean-pooled pseudo class token, MAE's decoder (mask tokens, fixed 2-D sin-cos positions
+  with the column first, blocks with LayerNorm eps 1e-6, linear to pixels); MSE against
+  the CLIP-normalised pixels of the masked patches only;
 * superpixel KL (Sec. 2.4, Eq. 5-6): with A the (straight-through) hard assignment per
   patch and M = S A / rowsum(S) its average over the patch's super-patch,
   ``0.5 [KL(softmax M || softmax A) + KL(softmax A || softmax M)]`` summed over patches
-  and centers, divided by B N L (the reference's normalisation).
+  and centers, divided by B N L (the official normalisation).
 
-``predict`` (zero-shot, Sec. 2.5 "Inference"; reference/segclip.md): the image is resized
-to short side 224 (inside the model, scores resized back) and split into windows (224 /
-stride 224); per window the noise-free soft assignment is upsampled to the window and its
-argmax gives each pixel one region; ``G = 100 cos(region, class)`` (``similarity_scale``);
-the image token keeps the top-k (5) classes, ``G`` masked to them and re-softmaxed, times
-``softmax(G)``; pixel scores are the scores of its region. With a background class (index
-0, not prompted), a pixel whose best score is below ``min(bg_thresh, max G)`` is
-background. Windows are encoded ``window_batch`` at a time. Class embeddings are computed
-once per class list and weights (the cache is dropped after every training step).
+``predict`` (zero-shot, Sec. 2.5 "Inference"): the image comes resized to short side 224
+(the configs' pipeline, as the official evaluation; ``short_side`` resizes inside the
+model instead) and is split into windows (224 / stride 224); per window the noise-free soft
+assignment is upsampled to the window and its argmax gives each pixel one region;
+``G = s cos(region, class)`` with ``s`` the learned clamped logit scale; the image token
+keeps the top-k (5) classes, ``G`` masked to them and re-softmaxed, times ``softmax(G)``;
+pixel scores are the scores of its region. With a background class (index 0, not
+prompted), each window also gets a background channel, 1 where a pixel's best score is
+strictly below that window's ``min(bg_thresh, max G)`` (:func:`background_indicator`);
+windows are averaged, resized to the original image, and the label is the argmax. Windows
+are encoded ``window_batch`` at a time. Class embeddings are computed once per class list
+and weights (the cache is dropped after every training step).
 """
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.models.segmentors.base import BaseSegmentor
-from open_clip.transformer import ResidualAttentionBlock
+from open_clip.transformer import LayerNorm, ResidualAttentionBlock
 from torch import nn
 
 from ...registry import MODELS
@@ -50,8 +59,11 @@ LOSSES = ('contrastive', 'reconstruction', 'superpixel')
 
 
 def sincos_pos_embed_2d(dim: int, grid: tuple[int, int]) -> torch.Tensor:
-    """MAE's fixed 2-D sin-cos positions ``(h*w, dim)``: half the channels encode the row,
-    half the column, each ``[sin(p w_i), cos(p w_i)]`` with ``w_i = 10000^(-i/(dim/4))``."""
+    """MAE's fixed 2-D sin-cos positions ``(h*w, dim)`` (He et al., CVPR 2022,
+    arXiv:2111.06377, ``get_2d_sincos_pos_embed``): the first half of the channels encodes
+    the *column* of a patch, the second half its row (MAE builds its grid with
+    ``np.meshgrid(grid_w, grid_h)``, so its "emb_h" is the column's), each
+    ``[sin(p w_i), cos(p w_i)]`` with ``w_i = 10000^(-i/(dim/4))``; patches row-major."""
     if dim % 4:
         raise ConfigError(f'sin-cos positions need a width divisible by 4, got {dim}')
     h, w = grid
@@ -63,7 +75,7 @@ def sincos_pos_embed_2d(dim: int, grid: tuple[int, int]) -> torch.Tensor:
         angles = pos.flatten()[:, None] * omega[None]
         return torch.cat([angles.sin(), angles.cos()], dim=1)
 
-    return torch.cat([encode(rows), encode(cols)], dim=1).float()
+    return torch.cat([encode(cols), encode(rows)], dim=1).float()
 
 
 def random_keep_indices(batch: int, num_patches: int, keep_ratio: float,
@@ -109,24 +121,32 @@ def contrastive_loss(image: torch.Tensor, text: torch.Tensor, scale: torch.Tenso
 
 
 class MaskedReconstructionHead(nn.Module):
-    """Sec. 2.3: patches from regions (Eq. 4), two transformer blocks, MAE decoder."""
+    """Sec. 2.3: patches from regions (Eq. 4), two transformer blocks, MAE decoder.
+
+    ``act`` is the activation of the CLIP tower (QuickGELU for OpenAI's weights), used by
+    Eq. 4's mapping and the two new blocks as the official code does (the paper writes
+    GELU); the MAE decoder keeps MAE's GELU and LayerNorm eps 1e-6."""
 
     def __init__(self, width: int, num_heads: int, num_centers: int, patch_size: int,
                  grid: tuple[int, int], decoder_dim: int = 384, decoder_depth: int = 3,
-                 decoder_heads: int = 8, encoder_depth: int = 2) -> None:
+                 decoder_heads: int = 8, encoder_depth: int = 2,
+                 act: type[nn.Module] = nn.GELU) -> None:
         super().__init__()
         self.patch_size, self.grid = patch_size, tuple(grid)
         self.assign_linear = nn.Linear(num_centers, num_centers)
-        self.encoder = nn.ModuleList(ResidualAttentionBlock(width, num_heads)
+        self.assign_act = act()
+        self.encoder = nn.ModuleList(ResidualAttentionBlock(width, num_heads, act_layer=act)
                                      for _ in range(encoder_depth))
         self.embed = nn.Linear(width, decoder_dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_dim))
         nn.init.normal_(self.mask_token, std=0.02)
         self.register_buffer('pos_embed', sincos_pos_embed_2d(decoder_dim, self.grid),
                              persistent=False)
-        self.decoder = nn.ModuleList(ResidualAttentionBlock(decoder_dim, decoder_heads)
+        mae_norm = partial(LayerNorm, eps=1e-6)
+        self.decoder = nn.ModuleList(ResidualAttentionBlock(decoder_dim, decoder_heads,
+                                                            norm_layer=mae_norm)
                                      for _ in range(decoder_depth))
-        self.norm = nn.LayerNorm(decoder_dim)
+        self.norm = mae_norm(decoder_dim)
         self.predict = nn.Linear(decoder_dim, patch_size * patch_size * 3)
 
     def forward(self, regions: torch.Tensor, assignment: torch.Tensor,
@@ -135,7 +155,7 @@ class MaskedReconstructionHead(nn.Module):
         ``keep`` (B, Nv) their indices -> predicted pixels (B, N, p*p*3) at every patch."""
         b, nv = keep.shape
         n = self.grid[0] * self.grid[1]
-        x = F.gelu(self.assign_linear(assignment.transpose(1, 2)) @ regions)  # Eq. 4
+        x = self.assign_act(self.assign_linear(assignment.transpose(1, 2)) @ regions)  # Eq. 4
         for block in self.encoder:
             x = block(x)
         x = torch.cat([x.mean(dim=1, keepdim=True), x], dim=1)               # pseudo CLS
@@ -154,6 +174,21 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     p = patch_size
     x = images.reshape(b, c, h // p, p, w // p, p)
     return x.permute(0, 2, 4, 3, 5, 1).reshape(b, (h // p) * (w // p), p * p * c)
+
+
+def background_indicator(fg: torch.Tensor, region_scores: torch.Tensor,
+                         bg_thresh: float | None) -> torch.Tensor:
+    """The background channel of a batch of windows, as the official SegCLIP evaluation
+    computes it: ``1`` where a pixel's best foreground score is *strictly* below
+    ``min(bg_thresh, max G)``, else ``0``; ``max G`` is the window's largest region-class
+    score (over every region, also those that own no pixel). ``fg`` (B, T, h, w) pixel
+    scores, ``region_scores`` G (B, L, T); ``bg_thresh=None``: ``max G`` alone.
+    Windows are then averaged with this channel in place and the label is the argmax, so a
+    pixel whose score equals the threshold stays foreground. Returns (B, 1, h, w)."""
+    best = region_scores.flatten(1).max(dim=1).values                          # B
+    thresh = best if bg_thresh is None else best.clamp(max=float(bg_thresh))
+    below = fg.max(dim=1, keepdim=True).values < thresh[:, None, None, None]
+    return below.to(fg.dtype)
 
 
 @MODELS.register_module()
@@ -175,12 +210,13 @@ class SegCLIP(BaseSegmentor):
         bg_thresh: the background threshold (VOC 0.80, Context 0.25, COCO-Object 0.65).
         top_k: classes kept by the image-level filter (5).
         templates: prompt templates ('a photo of a {}.').
-        similarity_scale: the factor of the region-class cosines, G = scale * cos (100,
-            the reference; ``None``: the model's learned ``exp(s)``, which is 100 for
-            CLIP-initialised weights, and what a model trained from scratch calibrated).
+        similarity_scale: the factor of the region-class cosines, G = scale * cos;
+            ``None`` (default): the model's learned ``exp(s)`` clamped to
+            ``max_logit_scale``, as the official evaluation does; a number fixes it.
         slide_crop, slide_stride: zero-shot windows (224, 224).
-        short_side: the image is resized (bilinear, antialiased) to this short side before
-            the windows and the scores resized back (224; None: as given).
+        short_side: the image is resized (bilinear) to this short side before the windows
+            and the scores resized back (224; None: as given; the zero-shot configs resize
+            in the data pipeline instead, as the official evaluation does).
         window_batch: windows encoded together in one forward (16).
     """
 
@@ -191,7 +227,7 @@ class SegCLIP(BaseSegmentor):
                  class_names: str | Sequence[str] = (), background: bool = True,
                  bg_thresh: float | None = 0.8, top_k: int = 5,
                  templates: str | Sequence[str] = 'a photo of a {}.',
-                 similarity_scale: float | None = 100.0, slide_crop: int = 224,
+                 similarity_scale: float | None = None, slide_crop: int = 224,
                  slide_stride: int = 224, short_side: int | None = 224,
                  window_batch: int = 16, data_preprocessor: dict | None = None,
                  init_cfg: dict | None = None) -> None:
@@ -220,7 +256,8 @@ class SegCLIP(BaseSegmentor):
         self.pretrain_grid = tuple(s // self.backbone.patch_size for s in image_size)
         self.reconstruction = MaskedReconstructionHead(
             self.backbone.width, self.backbone.num_heads, self.backbone.num_centers,
-            self.backbone.patch_size, self.pretrain_grid, **(decoder or {})) \
+            self.backbone.patch_size, self.pretrain_grid, act=self.backbone.act_layer,
+            **(decoder or {})) \
             if 'reconstruction' in self.losses else None
         self.background, self.bg_thresh = bool(background), bg_thresh
         self.top_k, self.templates = int(top_k), resolve_templates(templates)
@@ -339,8 +376,17 @@ class SegCLIP(BaseSegmentor):
         return (per_patch * masked).sum() / masked.sum()
 
     # --------------------------------------------------------------- zero-shot
+    def similarity_logit_scale(self) -> float:
+        """The factor of the region-class cosines: ``similarity_scale``, or the model's
+        learned ``exp(s)`` clamped to ``max_logit_scale`` (the official code's)."""
+        if self.similarity_scale is not None:
+            return float(self.similarity_scale)
+        return float(self.logit_scale.detach().exp().clamp(max=math.exp(self.max_log_scale)))
+
     def window_scores(self, windows: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        """Foreground class scores (B, T, h, w) of a batch of windows (Sec. 2.5)."""
+        """Scores (B, [1 +] T, h, w) of a batch of windows (Sec. 2.5): the foreground class
+        scores of each pixel's region and, with a background class, channel 0 the
+        background indicator of :func:`background_indicator` (per window)."""
         out = self.backbone(windows)
         b, _, h, w = windows.shape
         gh, gw = out['grid']
@@ -348,29 +394,30 @@ class SegCLIP(BaseSegmentor):
         soft = F.interpolate(soft, size=(h, w), mode='bilinear', align_corners=False)
         region_of_pixel = F.one_hot(soft.argmax(1), soft.shape[1]).to(text.dtype)  # B,h,w,L
         emb = F.normalize(out['embeddings'].to(text.dtype), dim=-1)
-        scale = self.similarity_scale if self.similarity_scale is not None else \
-            float(self.logit_scale.exp().clamp(max=math.exp(self.max_log_scale)))
-        scores = scale * emb[:, 1:] @ text.t()                                    # B, L, T
+        scores = self.similarity_logit_scale() * emb[:, 1:] @ text.t()            # B, L, T
         probs = scores.softmax(-1)
         k = min(self.top_k, text.shape[0])
         top = (emb[:, 0] @ text.t()).topk(k, dim=-1).indices                     # B, k
         keep = torch.zeros_like(probs[:, 0], dtype=torch.bool).scatter_(1, top, True)
-        filtered = scores.masked_fill(~keep[:, None], -float('inf')).softmax(-1) * probs
-        return torch.einsum('bhwl,blt->bthw', region_of_pixel, filtered)
+        region_scores = scores.masked_fill(~keep[:, None], -float('inf')).softmax(-1) * probs
+        fg = torch.einsum('bhwl,blt->bthw', region_of_pixel, region_scores)
+        if not self.background:
+            return fg
+        return torch.cat([background_indicator(fg, region_scores, self.bg_thresh), fg], 1)
 
     def _logits(self, image: torch.Tensor) -> torch.Tensor:
-        """(num_classes, H, W) logits of one image (C, H, W) by sliding windows."""
+        """([1 +] T, H, W) window-averaged scores of one image (C, H, W)."""
         text = self.class_embeddings()
         size = image.shape[-2:]
         if self.short_side and min(size) != self.short_side:
             factor = self.short_side / min(size)
             image = F.interpolate(image[None], size=[max(1, round(s * factor)) for s in size],
-                                  mode='bilinear', align_corners=False, antialias=True)[0]
+                                  mode='bilinear', align_corners=False)[0]
         _, h, w = image.shape
         crop, stride = self.slide_crop, self.slide_stride
         boxes = [(y, x) for y in window_starts(h, crop, stride)
                  for x in window_starts(w, crop, stride)]
-        total = image.new_zeros(text.shape[0], h, w)
+        total = image.new_zeros(text.shape[0] + int(self.background), h, w)
         count = image.new_zeros(1, h, w)
         # every window has the same size (the last ones are shifted back inside), so they
         # go through the encoder in batches of ``window_batch``
@@ -385,14 +432,7 @@ class SegCLIP(BaseSegmentor):
         if scores.shape[-2:] != size:
             scores = F.interpolate(scores[None], size=size, mode='bilinear',
                                    align_corners=False)[0]
-        h, w = size
-        if not self.background:
-            return scores
-        thresh = scores.max() if self.bg_thresh is None else \
-            torch.minimum(scores.max(), scores.new_tensor(self.bg_thresh))
-        bg = thresh.expand(1, h, w)
-        # background where the best score is below the threshold (ties go to background)
-        return torch.cat([bg, scores], dim=0)
+        return scores
 
     def predict(self, inputs: torch.Tensor, data_samples: list | None = None) -> list:
         """Segment a (padded) batch: each image's valid region (``img_shape``) is scored
