@@ -18,7 +18,7 @@ TORCH_PIN       := torch==2.11.0
 TORCHVISION_PIN := torchvision==0.26.0
 MMCV_PIN        := mmcv==2.1.0
 STACK_PINS      := mmengine==0.10.7 mmsegmentation==1.2.2 open_clip_torch==3.3.0 timm==1.0.31 \
-                   fvcore==0.1.5.post20221221 "opencv-python>=4.5,<5" "numpy<2.5"
+                   fvcore==0.1.5.post20221221 "opencv-python>=4.5,<5" "numpy<2.5" flask==3.1.3
 
 # The main job: Conv-Former (language-guided) against the plain Semantic FPN, same backbone,
 # schedule and iterations, on the generated toy data.

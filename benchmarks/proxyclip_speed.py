@@ -5,7 +5,7 @@
 
 Random weights (no download), random images of VOC's typical size resized to short side
 336 (crop 336, stride 112: 3 windows for a 336x448 image). For each window batch size the
-same images go through ``slide_logits`` + the post-processing; the outputs of every batch
+same images go through ``image_logits`` + the post-processing; the outputs of every batch
 size are compared with the one-window-at-a-time run. On CUDA the model runs under its
 autocast precision (fp16 by default).
 """
@@ -48,8 +48,8 @@ def main(argv=None) -> int:
     images = [torch.randn(3, *args.size, device=device) for _ in range(args.images)]
     rows, reference = [], None
     for wb in args.window_batch:
-        model.window_batch_size = wb
-        model.slide_logits(images[:1])  # warm-up (and text encoding)
+        model.windows.batch_size = wb
+        model.image_logits(images[:1])  # warm-up (and text encoding)
         if device.type == 'cuda':
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
@@ -58,8 +58,8 @@ def main(argv=None) -> int:
         for k in tqdm(range(0, len(images), max(1, wb // 3) if wb > 1 else 1),
                       desc=f'window batch {wb}', leave=False):
             group = images[k:k + (max(1, wb // 3) if wb > 1 else 1)]
-            for logits in model.slide_logits(group):
-                outs.append(model.logits_to_prediction(logits, args.size)[1])
+            for logits in model.image_logits(group):
+                outs.append(model.postprocess(logits, args.size)[1])
         if device.type == 'cuda':
             torch.cuda.synchronize()
             peak = torch.cuda.max_memory_allocated() / 2**20

@@ -52,6 +52,7 @@ def test_arbitrary_callable_is_refused(tmp_path):
     assert not os.path.exists('/tmp/langseg_pwned')
     # mmengine's own loader (used by resume and load_from) is routed through ours.
     from mmengine.runner.checkpoint import _load_checkpoint
+    langseg.engine.install_safe_checkpoint_loader()  # what the runner builders call
     with pytest.raises(CheckpointError, match='refused'):
         _load_checkpoint(path)
 

@@ -6,10 +6,11 @@ import pytest
 import torch
 from open_clip.zero_shot_classifier import build_zero_shot_classifier
 
+from langseg.utils.state_dict import read_state_dict
 import langseg  # noqa: F401
 from langseg.models.backbones import CLIPResNet, CLIPViT
 from langseg.models.clip import (FrozenCLIPTextEncoder, get_clip_config, loading,
-                                 read_state_dict_file, resolve_templates, split_synonyms,
+                                 resolve_templates, split_synonyms,
                                  tokenize)
 from langseg.utils.errors import CheckpointError, ConfigError
 
@@ -107,7 +108,7 @@ def test_embeddings_are_cached_and_recomputed_only_on_change(tiny_rn_file):
     enc = FrozenCLIPTextEncoder('tiny-rn', pretrained=path, class_names=['a', 'b'])
     enc.init_weights()
     calls = []
-    enc.text.register_forward_hook(lambda *args: calls.append(1))
+    enc.text.transformer.register_forward_hook(lambda *args: calls.append(1))
     first = enc()
     assert len(calls) == 1
     second = enc()
@@ -142,7 +143,7 @@ def test_many_prompts_are_batched(tiny_rn_file):
                                 batch_size=64)
     enc.init_weights()
     sizes = []
-    enc.text.register_forward_hook(lambda m, i, o: sizes.append(i[0].shape[0]))
+    enc.text.transformer.register_forward_hook(lambda m, i, o: sizes.append(i[0].shape[0]))
     assert enc().shape == (150, 32)
     assert sizes == [64, 64, 22]
 
@@ -208,7 +209,7 @@ def test_safetensors_and_torchscript_files(tmp_path, tiny_rn_file):
     from safetensors.torch import save_file
     st = str(tmp_path / 'w.safetensors')
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, st)
-    state, openai = read_state_dict_file(st)
+    state, openai = read_state_dict(st, allow_torchscript=True)
     assert not openai and set(state) == set(model.state_dict())
 
     class Wrapper(torch.nn.Module):  # a TorchScript archive holding CLIP's modules
@@ -222,7 +223,7 @@ def test_safetensors_and_torchscript_files(tmp_path, tiny_rn_file):
     scripted = torch.jit.trace(Wrapper(model), torch.randn(1, 3, 64, 64))
     ts = str(tmp_path / 'openai_like.pt')
     scripted.save(ts)
-    state, openai = read_state_dict_file(ts)
+    state, openai = read_state_dict(ts, allow_torchscript=True)
     assert openai and 'visual.conv1.weight' in state
     # OpenAI archives mean QuickGELU
     assert loading.clip_weights_quick_gelu('RN50', ts, None, False)

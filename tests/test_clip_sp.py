@@ -12,7 +12,8 @@ import langseg  # noqa: F401
 from langseg.engine.hooks import BatchDropHook, batch_drop_ratio
 from langseg.evaluation.multilabel import MultiLabelMAP, average_precision
 from langseg.models.losses import AsymmetricLoss, asymmetric_loss
-from langseg.models.necks.clip_sp import scene_attention_targets, select_scene_labels
+from langseg.models.losses import scene_attention_targets
+from langseg.models.necks.clip_sp import select_scene_labels
 
 from .conftest import REPO
 
@@ -281,7 +282,7 @@ def test_scene_refinement_matches_eq_3_and_4():
     torch.testing.assert_close(out, ref)
 
 
-# (config, transposed-conv rule, published GFLOPs, published params M), paper 003 Table 1
+# (config, transposed-conv rule, published GFLOPs, published params M), Li et al., CVM 2024, doi:10.1007/s41095-024-0430-4 Table 1
 PUBLISHED = [
     ('clipsp_clip-r50_4xb4-160k_ade20k-512x512.py', 'input', 260, 65),
     ('clipsp_clip-r101_4xb4-160k_ade20k-512x512.py', 'input', 334, 71),

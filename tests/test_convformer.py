@@ -1,4 +1,4 @@
-"""Conv-Former (paper 000): the lightweight cross attention against an explicit reference,
+"""Conv-Former (Jin & Yang, arXiv:2310.07394): the lightweight cross attention against an explicit reference,
 the parameter inventory of each block, the outer residual and score map, and the frozen
 text encoder running once per training run."""
 import math
@@ -181,7 +181,7 @@ def test_frozen_text_encoder_runs_once_over_training_iterations():
     model = tiny_convformer_model()
     model.train()
     calls = []
-    model.text_encoder.text.register_forward_hook(lambda *a: calls.append(1))
+    model.text_encoder.text.transformer.register_forward_hook(lambda *a: calls.append(1))
     optim = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
     inputs, samples = toy_batch()
     for _ in range(3):

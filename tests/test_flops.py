@@ -185,3 +185,86 @@ def test_bad_config_path_is_one_line(tmp_path):
     assert proc.stderr.strip().startswith('error: config') and \
         len(proc.stderr.strip().splitlines()) == 1
     assert not osp.exists(tmp_path / 'nope.py')
+
+
+CONV_MODULE = textwrap.dedent('''
+    from torch import nn
+    from mmseg.registry import MODELS
+
+
+    @MODELS.register_module()
+    class OneByOneSegmentor(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cls = nn.Conv2d(3, 5, 1)
+
+        def forward(self, inputs, data_samples=None, mode='tensor'):
+            return self.cls(inputs)
+''')
+
+
+def test_default_shape_is_mmsegs_h_2048_w_1024(tmp_path):
+    """mmseg's get_flops: ``--shape`` defaults to ``2048 1024``, read as H W."""
+    (tmp_path / 'one_by_one.py').write_text(CONV_MODULE)
+    cfg = tmp_path / 'conv_cfg.py'
+    cfg.write_text("default_scope = 'mmseg'\ncustom_imports = dict(imports=['langseg', "
+                   "'one_by_one'])\nmodel = dict(type='OneByOneSegmentor')\n")
+    env = tool_env()
+    env['PYTHONPATH'] = str(tmp_path) + os.pathsep + env['PYTHONPATH']
+    out = tmp_path / 'flops.json'
+    proc = run_tool('get_flops.py', str(cfg), '--json', str(out), env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = json.loads(out.read_text())[0]
+    assert row['input_shape'] == row['padded_shape'] == [2048, 1024]
+    assert round(row['gflops'] * 1e9) == 5 * 3 * 2048 * 1024
+    assert '2048x1024' in proc.stdout
+    help_text = run_tool('get_flops.py', '--help').stdout
+    assert '2048 1024' in help_text and 'H [W]' in help_text
+
+
+def _preprocessed_segmentor(**preprocessor):
+    """An mmengine model with mmseg's SegDataPreProcessor that records what it is given."""
+    from mmengine.model import BaseModel
+
+    import langseg  # noqa: F401  (mmseg's registries)
+
+    class Recording(BaseModel):
+        def __init__(self):
+            super().__init__(data_preprocessor=dict(
+                type='mmseg.SegDataPreProcessor', mean=[100.0] * 3, std=[1.0] * 3,
+                bgr_to_rgb=True, **preprocessor))
+            self.cls = nn.Conv2d(3, 5, 3, padding=1)
+            self.seen = []
+
+        def forward(self, inputs, data_samples=None, mode='tensor'):
+            self.seen.append(inputs.detach().clone())
+            return self.cls(inputs)
+
+    return Recording()
+
+
+def test_the_data_preprocessor_runs_first_as_in_mmseg():
+    model = _preprocessed_segmentor()
+    result = count_segmentor(model, (30, 50))
+    # torch.rand in [0, 1) normalised by mean 100, std 1: every input the model saw.
+    assert all(x.shape == (1, 3, 30, 50) and x.max() < -99 and x.min() >= -100
+               for x in model.seen)
+    assert result['input_shape'] == result['padded_shape'] == [30, 50]
+    conv = 5 * 3 * 9 * 30 * 50
+    assert round(result['gflops'] * 1e9) == conv
+    raw = count_segmentor(model, (30, 50), use_data_preprocessor=False)
+    assert model.seen[-1].min() < -1 < 1 < model.seen[-1].max()  # torch.randn, raw
+    assert raw['gflops'] == result['gflops']  # FLOPs do not depend on the values
+    again = count_segmentor(model, (30, 50))
+    assert torch.equal(model.seen[-1], model.seen[0])  # the random input is seeded
+    assert again['gflops'] == result['gflops']
+
+
+def test_a_test_time_padding_preprocessor_is_counted_at_the_padded_size():
+    model = _preprocessed_segmentor(test_cfg=dict(size_divisor=32))
+    result = count_segmentor(model, (30, 50))
+    assert result['input_shape'] == [30, 50] and result['padded_shape'] == [32, 64]
+    assert round(result['gflops'] * 1e9) == 5 * 3 * 9 * 32 * 64
+    # The training crop size does not pad at test time (mmseg's preprocessor, training=False).
+    cropped = count_segmentor(_preprocessed_segmentor(size=(64, 64)), (30, 50))
+    assert cropped['padded_shape'] == [30, 50]

@@ -206,7 +206,7 @@ def test_proxyclip_image_prediction_equals_the_official_sliding_window():
         out = model.predict(img[None])[0]
         h, w = img.shape[-2:]
         preds, count = torch.zeros(4, h, w), torch.zeros(1, h, w)
-        for y1, y2, x1, x2 in model.windows_of(h, w):
+        for y1, y2, x1, x2 in model.windows.boxes(h, w):
             crop = img[None, :, y1:y2, x1:x2]
             ch, cw = crop.shape[-2:]
             pw, ph = (56 - cw % 56) % 56, (56 - ch % 56) % 56
@@ -395,9 +395,8 @@ def test_segclip_prediction_is_the_argmax_of_window_averaged_channels():
     img = torch.randn(3, 64, 100)                      # windows at x = 0 and x = 36
     with torch.no_grad():
         out = model.predict(img[None])[0]
-        text = model.class_embeddings()
-        w0 = model.window_scores(img[None, :, :, :64], text)[0]
-        w1 = model.window_scores(img[None, :, :, 36:], text)[0]
+        w0 = model.window_logits(img[None, :, :, :64])[0]
+        w1 = model.window_logits(img[None, :, :, 36:])[0]
     total = torch.zeros(4, 64, 100)
     count = torch.zeros(1, 64, 100)
     total[:, :, :64] += w0
@@ -417,10 +416,9 @@ def test_segclip_similarities_use_the_learned_clamped_logit_scale():
         model.logit_scale.fill_(math.log(50.0))
         assert model.similarity_logit_scale() == pytest.approx(50.0)
         img = torch.randn(1, 3, 64, 64)
-        text = model.class_embeddings()
-        ours = model.window_scores(img, text)
+        ours = model.window_logits(img)
         model.similarity_scale = 50.0
-        fixed = model.window_scores(img, text)
+        fixed = model.window_logits(img)
         model.similarity_scale = None
         model.logit_scale.fill_(math.log(1000.0))       # clamped to max_logit_scale 100
         assert model.similarity_logit_scale() == pytest.approx(100.0)

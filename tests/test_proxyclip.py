@@ -10,8 +10,7 @@ from mmengine.registry import init_default_scope
 
 import langseg  # noqa: F401
 from langseg.models.layers import proxy_affinity, proxy_attention
-from langseg.models.segmentors.proxyclip import symmetric_padding
-from langseg.models.segmentors.sliding_window import window_starts
+from langseg.models.segmentors.open_vocab import symmetric_padding, window_starts
 from langseg.utils.errors import ConfigError
 from mmseg.registry import MODELS
 
@@ -34,7 +33,7 @@ def tiny_proxyclip(**kwargs):
 
 
 def reference_proxy_attention(values, feats, beta, gamma, heads):
-    """The formula of reference/proxyclip.md with explicit loops over images and heads."""
+    """The formula of the official ProxyCLIP code (github.com/mc-lan/ProxyCLIP) with explicit loops over images and heads."""
     b, n, d = values.shape
     out = torch.zeros_like(values)
     for i in range(b):
@@ -105,10 +104,10 @@ def test_window_rule_covers_every_pixel_of_any_shape():
     assert symmetric_padding(50, 75, 56) == (18, 19, 3, 3)
     model = tiny_proxyclip(slide_crop=336, slide_stride=112, window_batch_size=4)
     cover = torch.zeros(336, 448)
-    for y1, y2, x1, x2 in model.windows_of(336, 448):
+    for y1, y2, x1, x2 in model.windows.boxes(336, 448):
         cover[y1:y2, x1:x2] += 1
     assert cover.min() >= 1
-    logits = model.slide_logits([torch.randn(3, 336, 448)])[0]
+    logits = model.image_logits([torch.randn(3, 336, 448)])[0]
     assert logits.shape == (3 + 2, 336, 448) and torch.isfinite(logits).all()
 
 
@@ -142,28 +141,28 @@ def test_synonyms_take_the_max_and_the_threshold_gives_class_zero():
     logits = torch.zeros(5, 4, 4)   # queries: sky, cloud, cat, dog, puppy
     logits[1] = 1.0                  # 'cloud' (class 0's synonym) wins everywhere
     logits[4, 0, 0] = 2.0            # 'puppy' (class 2) wins one pixel
-    probs, labels = model.logits_to_prediction(logits, (4, 4))
+    probs, labels = model.postprocess(logits, (4, 4))
     assert probs.shape == (3, 4, 4)
     assert labels[0, 0] == 2 and (labels.flatten()[1:] == 0).all()
     soft = torch.softmax(logits * 40, dim=0)
     torch.testing.assert_close(probs[2], torch.maximum(soft[3], soft[4]))
     model.prob_thd = 0.99
-    _, labels = model.logits_to_prediction(torch.zeros(5, 4, 4), (4, 4))
+    _, labels = model.postprocess(torch.zeros(5, 4, 4), (4, 4))
     assert (labels == 0).all()   # a uniform 0.2 is below the threshold
 
 
 def test_batched_windows_equal_one_at_a_time_and_are_not_slower():
     model = tiny_proxyclip(slide_crop=56, slide_stride=28)
     images = [torch.randn(3, 140, 196)]
-    model.window_batch_size = 1
-    model.slide_logits(images)  # warm-up
+    model.windows.batch_size = 1
+    model.image_logits(images)  # warm-up
     start = time.perf_counter()
-    one = model.slide_logits(images)[0]
+    one = model.image_logits(images)[0]
     t_one = time.perf_counter() - start
-    model.window_batch_size = 64
-    model.slide_logits(images)
+    model.windows.batch_size = 64
+    model.image_logits(images)
     start = time.perf_counter()
-    batched = model.slide_logits(images)[0]
+    batched = model.image_logits(images)[0]
     t_batched = time.perf_counter() - start
     torch.testing.assert_close(batched, one, atol=1e-5, rtol=1e-4)
     assert t_batched <= t_one * 1.2, (t_batched, t_one)
@@ -172,7 +171,7 @@ def test_batched_windows_equal_one_at_a_time_and_are_not_slower():
 def test_text_is_encoded_once_across_windows_and_images():
     model = tiny_proxyclip()
     calls = []
-    model.text_encoder.text.register_forward_hook(lambda *a: calls.append(1))
+    model.text_encoder.text.transformer.register_forward_hook(lambda *a: calls.append(1))
     model.predict(*_batch([torch.randn(3, 90, 120), torch.randn(3, 60, 60)]))
     model.predict(*_batch([torch.randn(3, 90, 120)]))
     assert len(calls) == 1

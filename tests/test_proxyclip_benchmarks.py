@@ -1,6 +1,6 @@
 """The eight ProxyCLIP benchmark configs run `tools/test.py` (no checkpoint) end to end on
 small generated datasets in each benchmark's folder layout, with random tiny models; and
-the COCO-Object converter maps COCO-Stuff ids as the reference says."""
+the COCO-Object converter maps COCO-Stuff ids as the official ProxyCLIP code does."""
 import os
 import os.path as osp
 import re

@@ -16,9 +16,9 @@ import torch.nn.functional as F
 import langseg  # noqa: F401
 from langseg.datasets import patch_majority_labels
 from langseg.models.backbones import SemanticGroupViT, gumbel_assignment
-from langseg.models.segmentors.segclip import (SegCLIP, contrastive_loss,
-                                               random_keep_indices, sincos_pos_embed_2d,
-                                               superpixel_kl_loss)
+from langseg.models.losses import contrastive_loss, superpixel_kl_loss
+from langseg.models.segmentors.segclip import (SegCLIP, random_keep_indices,
+                                               sincos_pos_embed_2d)
 
 from .conftest import REPO
 
@@ -28,6 +28,7 @@ TINY = dict(embed_dim=32, vision_cfg=dict(image_size=64, layers=4, width=32, pat
 
 
 def tiny_model(**kwargs) -> SegCLIP:
+    kwargs.setdefault('short_side', 224)
     torch.manual_seed(0)
     model = SegCLIP(backbone=dict(arch=TINY, plug_layer=2, num_centers=4),
                     decoder=dict(decoder_dim=32, decoder_depth=1, decoder_heads=2,
@@ -170,10 +171,11 @@ def test_lr_groups_follow_the_reference():
     assert lr_of[id(named['backbone.visual.transformer.resblocks.1.attn.in_proj_weight'])] == 4e-6
     assert lr_of[id(named['backbone.visual.transformer.resblocks.2.attn.in_proj_weight'])] == 4e-3
     assert lr_of[id(named['backbone.group.centers'])] == 4e-3
-    assert lr_of[id(named['text.transformer.resblocks.0.mlp.c_fc.weight'])] == 4e-6
+    assert lr_of[id(named['text_encoder.text.transformer.resblocks.0.mlp.c_fc.weight'])] == 4e-6
     assert lr_of[id(named['logit_scale'])] == 4e-6
     for frozen in ('backbone.visual.conv1.weight', 'backbone.visual.positional_embedding',
-                   'text.token_embedding.weight', 'text.positional_embedding'):
+                   'text_encoder.text.token_embedding.weight',
+                   'text_encoder.text.positional_embedding'):
         assert id(named[frozen]) not in lr_of and not named[frozen].requires_grad
 
 
@@ -260,7 +262,7 @@ def test_zero_shot_segmentor_background_and_top_k():
     img = torch.randn(3, 70, 90)
     with torch.no_grad():
         out = model.predict(img[None])[0]
-        scores = model.window_scores(img[None, :, :64, :64], model.class_embeddings())
+        scores = model.window_logits(img[None, :, :64, :64])
     logits = out.seg_logits.data
     assert logits.shape == (4, 70, 90)
     assert out.pred_sem_seg.data.max() <= 3
@@ -270,27 +272,27 @@ def test_zero_shot_segmentor_background_and_top_k():
     assert set(scores[0, 0].unique().tolist()) <= {0.0, 1.0}
     pred = out.pred_sem_seg.data[0]
     assert torch.equal(pred, logits.argmax(0))
-    # the text is encoded once for many images
+    # the text is encoded once for many images (cached until the tower's weights change)
     calls = []
-    hook = model.text.register_forward_hook(lambda *a: calls.append(1))
-    model._class_cache = None
+    hook = model.text_encoder.text.transformer.register_forward_hook(
+        lambda *a: calls.append(1))
+    model.text_encoder.invalidate_cache()
     with torch.no_grad():
         model.predict(torch.randn(3, 3, 64, 64))
+        model.predict(torch.randn(2, 3, 64, 64))
+    assert len(calls) == 1  # all prompts in one forward, not per class, image or window
+    with torch.no_grad():   # an optimiser step (an in-place update) invalidates the cache
+        next(model.text_encoder.text.transformer.parameters()).add_(1e-3)
+        model.predict(torch.randn(1, 3, 64, 64))
     hook.remove()
-    assert calls == []     # class embeddings: encoded by encode_text_tokens, counted below
-    n = []
+    assert len(calls) == 2
     orig = model.encode_text
-    model.encode_text = lambda t: (n.append(1), orig(t))[1]
-    model._class_cache = None
-    with torch.no_grad():
-        model.predict(torch.randn(3, 3, 64, 64))
-    assert len(n) == 1     # all prompts in one forward, not per class, image or window
     # equals the per-class mean of the normalised prompt features, renormalised
     from langseg.models.clip import tokenize
     with torch.no_grad():
         for row, name in zip(model.class_embeddings(), ['cat', 'dog', 'car']):
-            feats = orig(tokenize([t.format(name) for t in model.templates],
-                                  model.text.context_length))
+            feats = orig(tokenize([t.format(name) for t in model.text_encoder.templates],
+                                  model.text_encoder.context_length))
             torch.testing.assert_close(row, F.normalize(feats.mean(0), dim=-1))
 
 
@@ -299,7 +301,7 @@ def test_batched_windows_equal_one_window_at_a_time():
     img = torch.randn(1, 3, 70, 150)       # short side 224: 224 x 480, three windows
     with torch.no_grad():
         batched = model.predict(img)[0].seg_logits.data
-        model.window_batch = 1
+        model.windows.batch_size = 1
         single = model.predict(img)[0].seg_logits.data
     torch.testing.assert_close(batched, single, rtol=1e-5, atol=1e-6)
 
@@ -460,7 +462,7 @@ def test_pretraining_config_trains_an_epoch_on_generated_pairs(tmp_path):
 
 def _gather_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     import torch.distributed as dist
-    from langseg.models.segmentors.segclip import contrastive_loss, gather_with_grad
+    from langseg.models.losses import contrastive_loss, gather_with_grad
     dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank,
                             world_size=world)
     torch.manual_seed(0)
@@ -492,3 +494,31 @@ def test_contrastive_features_are_gathered_with_gradient(tmp_path):
         torch.testing.assert_close(got['loss'], loss.detach())
         torch.testing.assert_close(got['grad_img'], 2 * img.grad[2 * rank:2 * rank + 2])
         torch.testing.assert_close(got['grad_txt'], 2 * txt.grad[2 * rank:2 * rank + 2])
+
+
+def test_flops_of_a_zero_shot_config_count_the_text_classifier_path():
+    """tensor mode is the zero-shot graph: region-text scores of the 20 prompted VOC
+    classes plus the background channel, with the region assignment upsampled to the
+    window; the (cached) text encoder's uncached cost is reported apart."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    from langseg.engine.config import strip_pretrained_weights
+    from langseg.evaluation.flops import count_segmentor
+    cfg = Config.fromfile(osp.join(REPO, 'configs/segclip/segclip_vit-b16_voc21.py'))
+    model_cfg = strip_pretrained_weights(cfg.model.to_dict())
+    model_cfg['backbone'].update(arch=TINY, plug_layer=2, num_centers=4)
+    model_cfg['decoder'] = dict(decoder_dim=32, decoder_depth=1, decoder_heads=2,
+                                encoder_depth=1)
+    init_default_scope('mmseg')
+    torch.manual_seed(0)
+    model = MODELS.build(model_cfg).eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 64, 64), None, mode='tensor')
+    assert out.shape == (1, 21, 64, 64)
+    result = count_segmentor(model, (64, 64))
+    assert result['text_gflops'] > 0                      # 20 prompts through the tower
+    scoring = result['gflops'] - result['by_module']['backbone']
+    # the one-hot region map (64 x 64 x 4 regions) times the region-class scores (4 x 20)
+    assert scoring * 1e9 >= 64 * 64 * 4 * 20

@@ -1,4 +1,4 @@
-"""Every config of paper 000's Tables 1 and 2 trains a few iterations on CPU: small input,
+"""Every config of Jin & Yang, arXiv:2310.07394's Tables 1 and 2 trains a few iterations on CPU: small input,
 random weights, toy data; the ablation configs exist."""
 import glob
 import os.path as osp

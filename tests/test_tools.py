@@ -158,6 +158,133 @@ def test_amp_without_cuda(tiny_toy_config, tmp_path):
     assert_one_line_error(proc, '--amp needs a CUDA device')
 
 
+# ------------------------------------------------------------------ --amp (mmseg 1.x)
+
+
+def test_apply_amp_follows_mmseg():
+    from mmengine.config import Config
+
+    from langseg.engine.launch import apply_amp
+    from langseg.utils.errors import ConfigError
+
+    def cfg(**wrapper):
+        return Config(dict(optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1), **wrapper)))
+
+    plain = apply_amp(cfg(type='OptimWrapper', clip_grad=None)).optim_wrapper
+    assert plain.type == 'AmpOptimWrapper' and plain.loss_scale == 'dynamic'
+    assert plain.clip_grad is None and plain.optimizer.lr == 0.1
+    assert apply_amp(cfg()).optim_wrapper.type == 'AmpOptimWrapper'  # type left out
+    amp = apply_amp(cfg(type='AmpOptimWrapper', loss_scale=512.0)).optim_wrapper
+    assert amp.type == 'AmpOptimWrapper' and amp.loss_scale == 512.0  # kept, warned
+    for other in ('OptimWrapperDict', 'mmengine.ApexOptimWrapper', 'MyWrapper'):
+        with pytest.raises(ConfigError, match=rf"optim_wrapper.type='{other.split('.')[-1]}'"
+                                              r".*expected 'OptimWrapper'"):
+            apply_amp(cfg(type=other))
+    with pytest.raises(ConfigError, match='needs an optim_wrapper'):
+        apply_amp(Config(dict(model=dict())))
+
+
+def test_amp_with_another_wrapper_is_refused_before_the_device_check(tiny_toy_config,
+                                                                     tmp_path):
+    proc = run_tool('train.py', tiny_toy_config, '--work-dir', str(tmp_path / 'w'), '--amp',
+                    '--cfg-options', 'optim_wrapper.type=ApexOptimWrapper')
+    assert_one_line_error(proc, "--amp cannot be applied to optim_wrapper.type="
+                                "'ApexOptimWrapper'", "expected 'OptimWrapper'")
+
+
+# ------------------------------------------------------- load_from: partial as mmseg
+
+
+def _finetune_config(tmp_path, trained_toy, extra: str = '') -> str:
+    """The trained toy run's checkpoint as load_from of a 12-class model, lr 0."""
+    return write_config(str(tmp_path / 'finetune.py'), trained_toy['config'], f"""
+    load_from = {trained_toy['checkpoint']!r}
+    model = dict(decode_head=dict(num_classes=12))
+    train_cfg = dict(max_iters=2, val_interval=1000)
+    optim_wrapper = dict(optimizer=dict(lr=0.0))
+    param_scheduler = []
+    default_hooks = dict(checkpoint=dict(interval=2))
+    {extra}
+    """)
+
+
+def test_load_from_of_another_model_loads_partially_with_one_warning(trained_toy, tmp_path):
+    import torch
+
+    from langseg.engine.checkpoint import load_checkpoint_file
+    work = tmp_path / 'w'
+    proc = run_tool('train.py', _finetune_config(tmp_path, trained_toy), '--work-dir',
+                    str(work))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = proc.stdout + proc.stderr
+    warnings = [line for line in text.splitlines() if 'loaded partially' in line]
+    assert len(warnings) == 1, text[-3000:]
+    assert re.search(r'2 mismatched keys: decode_head\.conv_seg\.bias \(checkpoint \(10,\), '
+                     r'model \(12,\)\), decode_head\.conv_seg\.weight', warnings[0])
+    assert 'load_from_strict=True' in warnings[0] and 'missing keys' not in warnings[0]
+    assert 'do not match exactly' not in text  # mmengine's multi-line report left out
+    assert 'Load checkpoint from' in text
+    # Every matching weight was loaded (lr 0: the run does not move them).
+    old = load_checkpoint_file(trained_toy['checkpoint'])['state_dict']
+    new = load_checkpoint_file(str(work / 'iter_2.pth'))['state_dict']
+    assert new['decode_head.conv_seg.weight'].shape[0] == 12
+    weights = [k for k in old if not k.startswith('decode_head.conv_seg.')
+               and not k.endswith(('running_mean', 'running_var', 'num_batches_tracked'))]
+    assert len(weights) > 50
+    for key in weights:
+        assert torch.equal(old[key], new[key]), key
+
+
+def test_load_from_strict_refuses_another_model(trained_toy, tmp_path):
+    proc = run_tool('train.py', _finetune_config(tmp_path, trained_toy,
+                                                 'load_from_strict = True'),
+                    '--work-dir', str(tmp_path / 'w'))
+    assert_one_line_error(proc, 'does not belong to this model', 'mismatched keys',
+                          'decode_head.conv_seg.weight')
+
+
+# --------------------------------------------------------------------------- --show
+
+
+def test_show_without_a_display_suggests_show_dir(trained_toy, tmp_path):
+    env = tool_env()
+    env.pop('DISPLAY', None)
+    env.pop('WAYLAND_DISPLAY', None)
+    proc = run_tool('test.py', trained_toy['config'], trained_toy['checkpoint'],
+                    '--work-dir', str(tmp_path / 'w'), '--show', '--wait-time', '0.5',
+                    env=env)
+    assert_one_line_error(proc, '--show needs a display', '--show-dir DIR')
+
+
+def test_show_sets_the_visualization_hook_as_mmseg(monkeypatch):
+    from mmengine.config import Config
+
+    from langseg.engine.launch import trigger_visualization_hook
+    from langseg.utils.errors import ConfigError
+    monkeypatch.setattr(sys, 'platform', 'linux')
+
+    def cfg():
+        return Config(dict(default_hooks=dict(visualization=dict(
+            type='SegVisualizationHook', interval=50)), visualizer=dict(
+            type='SegLocalVisualizer', vis_backends=[dict(type='LocalVisBackend')])))
+
+    monkeypatch.setenv('DISPLAY', ':0')
+    shown = trigger_visualization_hook(cfg(), show=True, wait_time=0.5)
+    hook = shown.default_hooks.visualization
+    assert (hook.draw, hook.show, hook.wait_time, hook.interval) == (True, True, 0.5, 50)
+    assert 'save_dir' not in shown.visualizer
+    saved = trigger_visualization_hook(cfg(), show_dir='overlays')
+    assert saved.default_hooks.visualization.get('show') is None
+    assert saved.default_hooks.visualization.interval == 1
+    assert saved.visualizer.save_dir == 'overlays'
+    with pytest.raises(ConfigError, match='cannot be used together'):
+        trigger_visualization_hook(cfg(), show_dir='overlays', show=True)
+    monkeypatch.delenv('DISPLAY')
+    monkeypatch.delenv('WAYLAND_DISPLAY', raising=False)
+    with pytest.raises(ConfigError, match=r'--show needs a display.*--show-dir DIR'):
+        trigger_visualization_hook(cfg(), show=True)
+
+
 # --------------------------------------------------------------- slow: resume, DDP
 
 

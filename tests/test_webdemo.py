@@ -109,11 +109,16 @@ def browser():
     driver.quit()
 
 
-def _submit(browser, url, file_path, words):
+def _submit(browser, url, file_path, words, threshold=None, reload=True):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
-    browser.get(url)
+    if reload:
+        browser.get(url)
+    if threshold is not None:
+        field = browser.find_element(By.ID, 'threshold')
+        field.clear()
+        field.send_keys(threshold)
     if file_path:
         browser.find_element(By.ID, 'image').send_keys(file_path)
     field = browser.find_element(By.ID, 'words')
@@ -150,12 +155,74 @@ def test_web_page_in_headless_chromium(server, browser, image_file, tmp_path):
     Image.fromarray(np.random.default_rng(1).integers(0, 255, (400, 400, 3),
                                                       dtype=np.uint8)).save(big)
     assert os.path.getsize(big) > 0.2 * 2**20
-    assert 'the limit is 0.2 MB' in _submit(browser, server, str(big), 'cat')
+    assert 'over the limit of 0.2 MB' in _submit(browser, server, str(big), 'cat')
     # an image over the size limit (1000 px) that is small on disk
     wide = tmp_path / 'wide.png'
     Image.fromarray(np.zeros((20, 1500, 3), np.uint8)).save(wide)
     assert 'the limit is 1000' in _submit(browser, server, str(wide), 'cat')
     # no file at all
     assert 'no image was uploaded' in _submit(browser, server, None, 'cat')
-    # the server still answers a good request
+    # an empty (0-byte) file
+    empty = tmp_path / 'empty.png'
+    empty.write_bytes(b'')
+    assert 'is empty (0 bytes)' in _submit(browser, server, str(empty), 'cat')
+    # a threshold that is not a probability
+    assert 'expected a number between 0 and 1' in _submit(browser, server, image_file, 'cat',
+                                                           threshold='2.5')
+    # HTML in the words is shown as text, never interpreted
+    from selenium.webdriver.common.by import By
+    words = '<b id="injected">cat</b>, dog'
+    assert _submit(browser, server, image_file, words) is None
+    assert not browser.find_elements(By.ID, 'injected')
+    assert browser.find_element(By.ID, 'words').get_attribute('value') == words
+    # an example image, PAMR and a threshold through the page's controls
+    browser.get(server)
+    browser.find_element(By.ID, 'example-1').click()
+    browser.find_element(By.ID, 'pamr').click()
+    assert _submit(browser, server, None, 'red circle, blue square, background',
+                   threshold='0.3', reload=False) is None
+    assert browser.find_element(By.ID, 'overlay').get_attribute('src').startswith('data:')
+    # 8 concurrent requests (API and page), then the page still answers a good one
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda i: _post(server, image_file, f'cat, dog{i}',
+                                                api=i % 2 == 0), range(8)))
+    assert all(status == 200 for status, _ in answers), answers
+    assert {len(body['classes']) for status, body in answers if isinstance(body, dict)} == {2}
     _good_request(browser, server, image_file)
+
+
+def _post(url, image_path, words, api=True):
+    """A multipart POST with urllib: (status, JSON body for the API or the HTML)."""
+    import json
+    import urllib.error
+    import urllib.request
+    import uuid
+    boundary = uuid.uuid4().hex
+    with open(image_path, 'rb') as f:
+        data = f.read()
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="words"\r\n\r\n'
+            f'{words}\r\n--{boundary}\r\nContent-Disposition: form-data; name="image"; '
+            f'filename="photo.png"\r\nContent-Type: image/png\r\n\r\n').encode() + data + \
+        f'\r\n--{boundary}--\r\n'.encode()
+    request = urllib.request.Request(
+        url.rstrip('/') + ('/api/segment' if api else '/segment'), data=body,
+        headers={'Content-Type': f'multipart/form-data; boundary={boundary}'})
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:
+            text = response.read().decode()
+            return response.status, json.loads(text) if api else text
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_json_api_answers_and_refuses(server, image_file, tmp_path):
+    status, body = _post(server, image_file, 'red thing, blue thing')
+    assert status == 200
+    assert body['classes'] == ['red thing', 'blue thing']
+    assert (body['width'], body['height']) == (120, 90)
+    assert abs(sum(a['fraction'] for a in body['areas']) - 1) < 1e-6
+    import base64
+    assert base64.b64decode(body['overlay_png_base64'])[:4] == b'\x89PNG'
+    status, body = _post(server, image_file, ' , ')
+    assert status == 400 and 'no class words' in body

@@ -4,10 +4,16 @@
                               [--markdown] [--transposed-conv-rule input|output]
                               [--cfg-options k=v ...]
 
+``--shape`` is read as mmseg 1.x's ``tools/analysis_tools/get_flops.py`` reads it: ``H W``
+(the input is ``torch.rand(3, H, W)``), one value for a square, default ``2048 1024`` as
+mmseg's (that is H=2048, W=1024; a Cityscapes frame, 1024 high and 2048 wide, is
+``--shape 1024 2048``). The published tables are at ``--shape 1024`` (see docs/model_zoo.md).
+
 What is counted is described in langseg/evaluation/flops.py and docs/benchmarks.md: the
-whole-image ``tensor``-mode forward plus the final resize, batch 1; a frozen text encoder
-is excluded from GFLOPs/params (the published tables' convention) and included in the
-``_with_text`` columns.
+random image goes through the model's data preprocessor (``training=False``, as mmseg's
+tool), then the whole-image ``tensor``-mode forward plus the final resize is traced, batch
+1; a frozen text encoder is excluded from GFLOPs/params (the published tables' convention)
+and included in the ``_with_text`` columns.
 """
 from __future__ import annotations
 
@@ -30,8 +36,10 @@ def parse_args() -> argparse.Namespace:
     from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description='Count GFLOPs and params of configs')
     parser.add_argument('configs', nargs='+', help='config file paths')
-    parser.add_argument('--shape', type=int, nargs='+', default=[1024, 1024],
-                        help='input size: H [W] (default 1024 1024)')
+    parser.add_argument('--shape', type=int, nargs='+', default=[2048, 1024],
+                        help="input size H [W], read as mmseg's get_flops reads it: default "
+                             '2048 1024 (mmseg\'s default), i.e. 2048 high and 1024 wide; '
+                             'one value is a square (the published tables: --shape 1024)')
     parser.add_argument('--json', help='write the results as a JSON list to this path')
     parser.add_argument('--markdown', action='store_true', help='print a markdown table')
     parser.add_argument('--transposed-conv-rule', choices=['input', 'output'],
@@ -58,7 +66,8 @@ def count_config(path: str, shape: list[int], rule: str, cfg_options: dict | Non
     with explain_build_errors():
         model = MODELS.build(cfg.model)
     model = revert_sync_batchnorm(model)
-    result = count_segmentor(model, shape, transposed_conv_rule=rule)
+    result = count_segmentor(model, shape, transposed_conv_rule=rule,
+                             use_data_preprocessor=True)
     return dict(config=path, **result)
 
 
@@ -82,6 +91,10 @@ def main() -> None:
             print('  '.join(str(x).ljust(w) for x, w in zip(line, widths)))
     for r in rows:
         name = osp.splitext(osp.basename(r['config']))[0]
+        if r['padded_shape'] != r['input_shape']:
+            print(f"{name}: the data preprocessor pads the input from "
+                  f"{r['input_shape'][0]}x{r['input_shape'][1]} to "
+                  f"{r['padded_shape'][0]}x{r['padded_shape'][1]}: counted at the padded size")
         parts = ', '.join(f'{k} {v:.2f}' for k, v in r['by_module'].items())
         print(f'{name}: by module (GFLOPs): {parts}')
         if r['text_gflops']:

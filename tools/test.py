@@ -1,9 +1,13 @@
 """Evaluate a segmentor: prints aAcc / mIoU / mAcc and the per-class IoU table.
 
     python tools/test.py CONFIG [CHECKPOINT] [--work-dir DIR] [--out DIR] [--show-dir DIR]
-                         [--tta] [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
+                         [--show [--wait-time S]] [--tta] [--cfg-options k=v ...]
+                         [--launcher none|pytorch|slurm]
 
-CHECKPOINT is optional for models that need no training (e.g. ProxyCLIP).
+CHECKPOINT is optional for models that need no training (e.g. ProxyCLIP); a given one must
+match the model exactly. ``--show`` displays each prediction in a window for
+``--wait-time`` seconds and saves nothing, as mmseg's (it needs a display: on a machine
+without one use ``--show-dir DIR``, which saves a PNG overlay of every image).
 """
 from __future__ import annotations
 
@@ -24,6 +28,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument('--out', help='the dir to save the predicted label maps (PNG)')
     parser.add_argument('--show-dir', help='the dir to save PNG overlays of predictions')
+    parser.add_argument('--show', action='store_true',
+                        help='show the predictions in a window (needs a display; saves '
+                             'nothing)')
+    parser.add_argument('--wait-time', type=float, default=2,
+                        help='seconds each prediction is shown with --show (default 2)')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings in the config, key=value')
@@ -40,8 +49,8 @@ def main() -> None:
     args = parse_args()
     from langseg.engine.launch import test
     test(args.config, args.checkpoint, work_dir=args.work_dir, out=args.out,
-         show_dir=args.show_dir, tta=args.tta, cfg_options=args.cfg_options,
-         launcher=args.launcher)
+         show_dir=args.show_dir, show=args.show, wait_time=args.wait_time, tta=args.tta,
+         cfg_options=args.cfg_options, launcher=args.launcher)
 
 
 if __name__ == '__main__':

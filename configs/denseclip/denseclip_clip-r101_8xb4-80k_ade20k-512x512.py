@@ -8,3 +8,12 @@ _base_ = './denseclip_clip-r50_8xb4-80k_ade20k-512x512.py'
 model = dict(
     backbone=dict(arch='RN101'),
     text_encoder=dict(arch='RN101'))
+# Protocol card (tools/reproduce.py): what a reproduction of this row must match.
+protocol = dict(
+    dataset='ade20k',
+    published_miou=45.1,
+    source='Rao et al., CVPR 2022 (arXiv:2112.01518) / DenseCLIP README',
+    tolerance=1.5,           # mIoU points a faithful reproduction should land within
+    needs_checkpoint=True,
+    weights={'model': 'a trained checkpoint'},
+    notes='single-scale sliding-window test after the published schedule (global batch as the config name: keep it with --gpus, docs/getting_started.md)')

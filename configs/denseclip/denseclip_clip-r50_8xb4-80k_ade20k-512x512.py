@@ -23,3 +23,12 @@ model = dict(
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
     'text_encoder.contexts': dict(lr_mult=1.0),
 }))
+# Protocol card (tools/reproduce.py): what a reproduction of this row must match.
+protocol = dict(
+    dataset='ade20k',
+    published_miou=43.5,
+    source='Rao et al., CVPR 2022 (arXiv:2112.01518) / DenseCLIP README',
+    tolerance=1.5,           # mIoU points a faithful reproduction should land within
+    needs_checkpoint=True,
+    weights={'model': 'a trained checkpoint (tools/train.py, or tools/convert_checkpoint.py denseclip)'},
+    notes='single-scale sliding-window test after the published schedule (global batch as the config name: keep it with --gpus, docs/getting_started.md)')

@@ -1,4 +1,13 @@
-# ProxyCLIP with paper 004's feature adjustment (CLIP-Surgery-style redundancy
-# subtraction), COCO-Object (paper 004, Table 1: 22.89 mIoU against 37.54 without).
+# ProxyCLIP with Fang's report's feature adjustment (CLIP-Surgery-style redundancy
+# subtraction), COCO-Object (Fang's report, Table 1: 22.89 mIoU against 37.54 without).
 _base_ = './proxyclip_vit-b16-dino-b8_coco-object.py'
 model = dict(feature_adjustment=True)
+# Protocol card (tools/reproduce.py): what a reproduction of this row must match.
+protocol = dict(
+    dataset='coco-object',
+    published_miou=22.89,
+    source="Fang, 'Exploring Open-Vocabulary Semantic Segmentation with CLIP' (technical report)",
+    tolerance=1.0,           # mIoU points a faithful reproduction should land within
+    needs_checkpoint=False,
+    weights={'clip': "open_clip ViT-B-16 'openai'", 'vfm': 'timm vit_base_patch8_224.dino'},
+    notes='single-scale, whole test set, the settings of this config (resize, windows, thresholds above)')

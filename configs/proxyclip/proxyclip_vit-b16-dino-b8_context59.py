@@ -8,3 +8,12 @@ _base_ = [
 model = dict(class_names='context59.txt', prob_thd=0.0, slide_crop=336, slide_stride=112)
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')
+# Protocol card (tools/reproduce.py): what a reproduction of this row must match.
+protocol = dict(
+    dataset='context59',
+    published_miou=39.1,
+    source='Lan et al., ECCV 2024 (arXiv:2408.04883), Table 1',
+    tolerance=1.0,           # mIoU points a faithful reproduction should land within
+    needs_checkpoint=False,
+    weights={'clip': "open_clip ViT-B-16 'openai'", 'vfm': 'timm vit_base_patch8_224.dino'},
+    notes='single-scale, whole test set, the settings of this config (resize, windows, thresholds above)')

@@ -1,4 +1,4 @@
-# SegCLIP pretraining (paper 002): CLIP ViT-B/16 + semantic group module on CC3M + COCO
+# SegCLIP pretraining (Luo et al., ICML 2023, arXiv:2211.14813): CLIP ViT-B/16 + semantic group module on CC3M + COCO
 # captions (Karpathy train + restval, one sample per caption), 10 epochs, batch 768
 # (8 GPUs x 96), AdamW (0.9, 0.98, eps 1e-6, wd 0.05), lr 4e-6 (CLIP's stage-1 blocks, text
 # tower, logit scale) / 4e-3 (the rest), 15% linear warmup + cosine, grad clip 1.0.

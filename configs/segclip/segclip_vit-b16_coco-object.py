@@ -1,4 +1,4 @@
-# SegCLIP zero-shot on coco-object: COCO-Object 26.5 mIoU (paper 002, Table 4).
+# SegCLIP zero-shot on coco-object: COCO-Object 26.5 mIoU (Luo et al., ICML 2023, arXiv:2211.14813, Table 4).
 # Evaluate a pretraining checkpoint:
 #   python tools/test.py configs/segclip/segclip_vit-b16_coco-object.py work_dirs/segclip_vit-b16_8xb96-10e_cc3m-coco/epoch_10.pth
 # Without a checkpoint it evaluates the CLIP-initialised model before pretraining.
@@ -19,3 +19,12 @@ test_pipeline = [
 ]
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 val_dataloader = test_dataloader
+# Protocol card (tools/reproduce.py): what a reproduction of this row must match.
+protocol = dict(
+    dataset='coco-object',
+    published_miou=26.5,
+    source='Luo et al., ICML 2023 (arXiv:2211.14813), Table 4',
+    tolerance=1.0,           # mIoU points a faithful reproduction should land within
+    needs_checkpoint=True,
+    weights={'model': 'a SegCLIP checkpoint'},
+    notes='single-scale, whole test set, the settings of this config (resize, windows, thresholds above)')

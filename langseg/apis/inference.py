@@ -23,7 +23,7 @@ from ..utils.errors import ConfigError, DataError
 @dataclass
 class SegmentationResult:
     labels: np.ndarray
-    probs: np.ndarray
+    probs: np.ndarray | None
     class_names: list[str]
 
 
@@ -69,8 +69,11 @@ class OpenVocabularySegmenter:
         from mmengine.registry import init_default_scope
 
         import langseg  # noqa: F401  (registers the modules)
+        from ..engine.checkpoint import install_safe_checkpoint_loader
         from ..engine.config import load_config
         from ..registry import MODELS
+        # Weights named by the config (init_cfg / pretrained) may load through mmengine.
+        install_safe_checkpoint_loader()
         cfg = config if isinstance(config, Config) else load_config(config, cfg_options)
         if cfg_options and isinstance(config, Config):
             cfg.merge_from_dict(cfg_options)
@@ -107,19 +110,38 @@ class OpenVocabularySegmenter:
                                             training=False)
 
     @torch.no_grad()
-    def __call__(self, image: np.ndarray | str, words: str | Sequence[str]
-                 ) -> SegmentationResult:
-        """Segment ``image`` (RGB array or path) into the classes named by ``words``."""
+    def __call__(self, image: np.ndarray | str, words: str | Sequence[str],
+                 prob_thd: float | None = None, pamr: dict | bool | None = None,
+                 keep_probs: bool = True) -> SegmentationResult:
+        """Segment ``image`` (RGB array or path) into the classes named by ``words``.
+
+        ``prob_thd`` (a pixel whose best probability is below it becomes class 0) and
+        ``pamr`` (``dict(num_iter, dilations)``, ``False`` for none) override the config's
+        for this call; ``keep_probs=False`` returns no probabilities (``probs`` is
+        ``None``): the post-processing then holds only bands of the full-size scores, the
+        path for very large images."""
         if isinstance(image, str):
             image = read_image(image)
         classes = parse_class_words(words)
-        self.model.set_class_names(classes)
-        batch = self.preprocess(image)
-        batch['inputs'] = batch['inputs'].to(self.device)
-        sample = self.model.predict(batch['inputs'], batch['data_samples'])[0]
+        model = self.model
+        saved = (model.prob_thd, model.pamr, model.keep_probs)
+        try:
+            if prob_thd is not None:
+                model.prob_thd = float(prob_thd)
+            if pamr is not None:
+                model.pamr = (dict(num_iter=10, dilations=(8, 16)) if pamr is True
+                              else (dict(pamr) if pamr else None))
+            model.keep_probs = bool(keep_probs)
+            model.set_class_names(classes)
+            batch = self.preprocess(image)
+            batch['inputs'] = batch['inputs'].to(self.device)
+            sample = model.predict(batch['inputs'], batch['data_samples'])[0]
+        finally:
+            model.prob_thd, model.pamr, model.keep_probs = saved
+        probs = sample.seg_logits.data.float().cpu().numpy() if 'seg_logits' in sample \
+            else None
         return SegmentationResult(labels=sample.pred_sem_seg.data[0].cpu().numpy(),
-                                  probs=sample.seg_logits.data.float().cpu().numpy(),
-                                  class_names=list(self.model.class_names))
+                                  probs=probs, class_names=list(model.class_names))
 
 
 def read_image(path_or_bytes: str | bytes) -> np.ndarray:

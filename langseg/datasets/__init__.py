@@ -1,6 +1,6 @@
 from .checked_pipeline import data_checks_options, install_checked_loading
 from .checks import DATASET_LAYOUTS, check_data_roots
-from .class_names import get_class_names, read_vocabulary
+from .folder import FolderSegDataset, folder_classes
 from .image_text import (COCOCaptionsDataset, ImageTextCSVDataset, ImageTextTarDataset,
                          ToyImageTextDataset,
                          patch_majority_labels)
@@ -10,9 +10,8 @@ from .toy_shapes import (TOY_CLASSES, ToyShapesDataset, generate_toy_image_text,
                          generate_toy_shapes, toy_caption)
 
 __all__ = ['COCOCaptionsDataset', 'COCOObjectDataset', 'CheckedLoadAnnotations',
-           'CheckedLoadImageFromFile', 'DATASET_LAYOUTS', 'ImageTextCSVDataset',
+           'CheckedLoadImageFromFile', 'DATASET_LAYOUTS', 'FolderSegDataset', 'folder_classes', 'ImageTextCSVDataset',
            'ImageTextTarDataset', 'PascalVOC20Dataset', 'TOY_CLASSES', 'ToyImageTextDataset',
            'ToyShapesDataset', 'check_data_roots', 'data_checks_options',
-           'generate_toy_image_text', 'generate_toy_shapes', 'get_class_names',
-           'install_checked_loading', 'patch_majority_labels', 'read_vocabulary',
+           'generate_toy_image_text', 'generate_toy_shapes', 'install_checked_loading', 'patch_majority_labels',
            'toy_caption']

@@ -58,7 +58,6 @@ def _short_type(name: Any) -> str:
 def _dataset_class(ds_type: Any):
     if not isinstance(ds_type, str):
         return ds_type if inspect.isclass(ds_type) else None
-    import langseg  # noqa: F401  (registers langseg's datasets)
     from ..registry import DATASETS
     try:
         return DATASETS.get(ds_type)
@@ -85,6 +84,15 @@ def dataset_label_info(ds: dict) -> tuple[int | None, int]:
     ``ignore_index`` from the config, else the class's default, else 255.
     """
     cls = _dataset_class(ds.get('type'))
+    if ds.get('type') == 'FolderSegDataset' and not (ds.get('metainfo') or {}).get('classes'):
+        from ..utils.errors import DataError
+        from .folder import folder_classes
+        try:   # a dataloader the run does not use may point to no folder
+            count = len(folder_classes(ds.get('data_root') or '',
+                                       ds.get('classes_file', 'classes.txt')))
+        except DataError:
+            count = None
+        return count, int(ds.get('ignore_index', 255))
     metainfo = ds.get('metainfo') or {}
     classes = metainfo.get('classes') if isinstance(metainfo, dict) else None
     if classes is None and cls is not None:

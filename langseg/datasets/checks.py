@@ -32,6 +32,7 @@ DATASET_LAYOUTS: dict[str, str] = {
                         '(*.jpg, *_labelTrainIds.png)',
     'PascalVOC20Dataset': 'VOCdevkit/VOC2012/{JPEGImages,SegmentationClass}, '
                           'ImageSets/Segmentation/val.txt',
+    'FolderSegDataset': 'classes.txt, images/<split>/*.jpg|png, masks/<split>/*.png',
     'COCOObjectDataset': 'coco_stuff164k/{images,annotations}/val2017/'
                          '(*.jpg, *_instanceTrainIds.png from '
                          'tools/dataset_converters/coco_object.py)',
@@ -109,6 +110,9 @@ def check_dataset_cfg(ds: dict, loader: str = 'train_dataloader',
         return
     layout = DATASET_LAYOUTS.get(ds_type, 'the layout of the dataset type')
     data_root = ds.get('data_root') or ''
+    if ds_type == 'FolderSegDataset':
+        _check_folder_dataset(ds, loader, layout)
+        return
     if data_root and not osp.isdir(data_root):
         raise DataError(f'data root {data_root} of {ds_type} does not exist: expected '
                         f'{layout} (see docs/getting_started.md; point the dataloaders at '
@@ -128,6 +132,20 @@ def check_dataset_cfg(ds: dict, loader: str = 'train_dataloader',
                             f'{layout}')
     if check_empty_files:
         check_no_empty_images(img_dir, suffix, split_file)
+
+
+def _check_folder_dataset(ds: dict, loader: str, layout: str) -> None:
+    from .folder import IMAGE_SUFFIXES, folder_classes
+    data_root = ds.get('data_root') or ''
+    if not osp.isdir(data_root):
+        raise DataError(f'data root {data_root} of FolderSegDataset does not exist: expected '
+                        f'{layout} (see docs/getting_started.md, "Your own data"; point the '
+                        f'dataloader at it with --cfg-options {loader}.dataset.data_root=...)')
+    folder_classes(data_root, ds.get('classes_file', 'classes.txt'))
+    img_dir = osp.join(data_root, ds.get('img_dir', 'images'), ds.get('split', 'val'))
+    if not osp.isdir(img_dir) or not any(_has_file_with_suffix(img_dir, s)
+                                         for s in IMAGE_SUFFIXES):
+        raise DataError(f'{img_dir} holds no images for FolderSegDataset: expected {layout}')
 
 
 def check_data_roots(cfg: Any, loaders: tuple[str, ...] = ('train_dataloader',

@@ -254,7 +254,7 @@ class RandomResizedCropWithSuperpixels(BaseTransform):
 
 def patch_majority_labels(ids: np.ndarray, patch_size: int) -> np.ndarray:
     """The most frequent superpixel id inside each ``patch_size`` patch, row-major (N,)
-    (ties: the smallest id). The reference uses the floored mean of the ids, which can
+    (ties: the smallest id). The official code uses the floored mean of the ids, which can
     name a superpixel absent from the patch; a majority vote cannot."""
     h, w = ids.shape
     gh, gw = h // patch_size, w // patch_size

@@ -27,6 +27,7 @@ import numpy as np
 from mmseg.datasets import BaseSegDataset
 
 from ..registry import DATASETS
+from ..utils.class_names import register_class_names
 from ..utils.errors import DataError
 
 TOY_COLOURS: dict[str, tuple[int, int, int]] = {
@@ -42,6 +43,7 @@ TOY_PALETTE: list[list[int]] = [[0, 0, 0]] + [
 ]
 # Colours of distractor shapes: never a class colour.
 _DISTRACTOR_COLOURS = [(128, 128, 128), (140, 70, 160), (130, 95, 50), (200, 200, 200)]
+register_class_names('toy', TOY_CLASSES)
 _SPLITS = {'training': 'num_train', 'validation': 'num_val'}
 GENERATOR_VERSION = 1
 

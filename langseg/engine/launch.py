@@ -3,7 +3,12 @@
 Both follow mmseg 1.x's tools, plus the checks that turn bad input into one-line errors
 before anything is written: the config exists and parses, every ``type`` is registered,
 data roots hold images, ``--resume`` has a checkpoint to resume from, a checkpoint exists,
-is safe to load and belongs to the model. Data files are checked as they are read: the
+is safe to load and belongs to the model (``tools/test.py``'s CHECKPOINT always;
+``load_from`` in training only with ``load_from_strict=True``, else it loads partially as
+mmseg/mmengine do, with one warning line naming the keys that did not load). Both
+builders install langseg's ``weights_only=True`` checkpoint loader into mmengine first
+(:func:`~langseg.engine.checkpoint.install_safe_checkpoint_loader`; ``import langseg``
+patches nothing). Data files are checked as they are read: the
 pipelines' loaders are replaced by checked ones (``data_checks`` in the config, see
 :mod:`langseg.datasets.checked_pipeline`), so an empty or corrupt image, a label map of
 another size than its image, or a label value that is no class stops the run with one
@@ -12,10 +17,12 @@ line naming the file.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import os.path as osp
 import shutil
+import sys
 from typing import Iterator
 
 import torch
@@ -28,7 +35,10 @@ from mmengine.runner.checkpoint import find_latest_checkpoint
 from ..datasets.checked_pipeline import data_checks_options, install_checked_loading
 from ..datasets.checks import check_data_roots
 from ..utils.errors import CheckpointError, ConfigError, DataError, one_line
-from .checkpoint import check_checkpoint_matches
+from ..utils.state_dict import key_report_text
+from .accumulation import accumulation_steps, apply_accumulation
+from .checkpoint import (check_checkpoint_matches, compare_state_dicts,
+                         install_safe_checkpoint_loader, load_checkpoint_file, state_dict_of)
 from .config import check_config_types, explain_build_errors, load_config
 
 
@@ -71,33 +81,134 @@ def _check_data(cfg: Config, loaders: tuple[str, ...]) -> None:
     install_checked_loading(cfg)
 
 
+def _type_name(value) -> str:
+    """``'OptimWrapper'`` for ``'OptimWrapper'``, ``'mmengine.OptimWrapper'`` or the class."""
+    name = value if isinstance(value, str) else getattr(value, '__name__', repr(value))
+    return name.rsplit('.', 1)[-1]
+
+
+def apply_amp(cfg: Config) -> Config:
+    """``--amp``, as mmseg 1.x's ``tools/train.py``: an ``OptimWrapper`` becomes an
+    ``AmpOptimWrapper`` with ``loss_scale='dynamic'``; an ``AmpOptimWrapper`` is kept with a
+    warning; any other wrapper raises :class:`ConfigError` (mmseg asserts). The config is
+    changed in place and returned. Needs no CUDA: :func:`build_train_runner` checks the
+    device after this."""
+    optim_wrapper = cfg.get('optim_wrapper')
+    if not isinstance(optim_wrapper, dict):
+        raise ConfigError('--amp needs an optim_wrapper dict in the config: expected '
+                          "optim_wrapper = dict(type='OptimWrapper', optimizer=...)")
+    # mmengine builds an OptimWrapper when the type is left out.
+    wrapper_type = _type_name(optim_wrapper.get('type', 'OptimWrapper'))
+    if wrapper_type == 'AmpOptimWrapper':
+        print_log('AMP training is already enabled in your config (optim_wrapper.type is '
+                  'AmpOptimWrapper): --amp changes nothing', logger='current',
+                  level=logging.WARNING)
+    elif wrapper_type == 'OptimWrapper':
+        optim_wrapper['type'] = 'AmpOptimWrapper'
+        optim_wrapper['loss_scale'] = 'dynamic'
+    else:
+        raise ConfigError(f'--amp cannot be applied to optim_wrapper.type={wrapper_type!r}: '
+                          "expected 'OptimWrapper' (made an AmpOptimWrapper with "
+                          "loss_scale='dynamic', as mmseg) or 'AmpOptimWrapper' (already "
+                          'mixed precision); set the AMP wrapper in the config yourself')
+    return cfg
+
+
+#: How mmengine's ``load_state_dict`` starts its (multi-line, ``print``ed) key report.
+_MMENGINE_KEY_REPORT = 'The model and loaded state dict do not match exactly'
+
+
+def _without_mmengine_key_report(runner: Runner) -> None:
+    """Leave mmengine's multi-line key report out of the runner's next checkpoint load.
+
+    mmengine ``print``s it (stdout, no logger) from ``load_state_dict``; the runner's
+    ``load_checkpoint`` is wrapped on this runner object only (nothing of mmengine is
+    patched), for one call, with stdout captured during it: the report is dropped and any
+    other printed text is passed on. ``LANGSEG_DEBUG=1`` keeps the report.
+    """
+    if os.environ.get('LANGSEG_DEBUG'):
+        return
+    original = runner.load_checkpoint
+
+    def load_checkpoint(*args, **kwargs):
+        runner.load_checkpoint = original  # one call only
+        captured = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(captured):
+                return original(*args, **kwargs)
+        finally:
+            sys.stdout.write(captured.getvalue().split(_MMENGINE_KEY_REPORT)[0])
+
+    runner.load_checkpoint = load_checkpoint
+
+
+def _check_load_from(runner: Runner, cfg: Config) -> None:
+    """``load_from`` in training. With ``load_from_strict=True`` a checkpoint that does not
+    match the model exactly is refused (:class:`CheckpointError` naming the keys). By
+    default it is loaded partially, as mmseg/mmengine do (the runner loads it with
+    ``strict=False`` when training starts: missing and mis-shaped keys keep their initial
+    weights, unexpected keys are ignored), and ONE warning line here names the keys
+    (counts and the first few) instead of mmengine's multi-line report."""
+    model = _unwrap(runner.model)
+    if cfg.get('load_from_strict', False):
+        check_checkpoint_matches(model, cfg.load_from)
+        return
+    if '://' in str(cfg.load_from):  # a URL: mmengine downloads it and reports the keys
+        return
+    report = compare_state_dicts(model, state_dict_of(load_checkpoint_file(cfg.load_from),
+                                                      cfg.load_from))
+    if not any(report.values()):
+        return
+    print_log(f'load_from {cfg.load_from} does not match the model exactly and is loaded '
+              f'partially, as mmseg (missing and mismatched keys keep their initial '
+              f'weights): {key_report_text(report)}; set load_from_strict=True in the config '
+              'to refuse such a checkpoint', logger='current', level=logging.WARNING)
+    _without_mmengine_key_report(runner)
+
+
 def build_train_runner(config: str, work_dir: str | None = None, resume: bool = False,
                        amp: bool = False, cfg_options: dict | None = None,
-                       launcher: str = 'none') -> Runner:
-    """Load and check ``config`` and build the mmengine ``Runner`` for training."""
+                       launcher: str = 'none', gpus: int | None = None,
+                       accumulate: int | None = None) -> Runner:
+    """Load and check ``config`` and build the mmengine ``Runner`` for training.
+
+    ``gpus`` (the GPUs of the published schedule) or ``accumulate`` (passes per step)
+    keep the config's global batch on fewer processes by gradient accumulation, with the
+    iteration schedule stretched (:mod:`langseg.engine.accumulation`).
+
+    ``load_from`` (without ``resume``) loads partially with one warning line listing the
+    missing, unexpected and shape-mismatched keys, as mmseg does; ``load_from_strict=True``
+    in the config refuses a checkpoint that does not match the model exactly.
+    """
+    install_safe_checkpoint_loader()
     cfg = load_config(config, cfg_options)
     check_config_types(cfg)
     cfg.work_dir = _default_work_dir(cfg, config, work_dir)
     if amp:
+        apply_amp(cfg)  # the wrapper check first: it does not need a GPU
         if not torch.cuda.is_available():
             raise ConfigError('--amp needs a CUDA device (mmengine AmpOptimWrapper); none is '
                               'available: train without --amp on CPU')
-        optim_wrapper = cfg.optim_wrapper.type
-        if optim_wrapper != 'AmpOptimWrapper':
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if resume:
         cfg.resume = True
         if cfg.get('load_from') is None and find_latest_checkpoint(cfg.work_dir) is None:
             raise CheckpointError(f'--resume: no checkpoint in work dir {cfg.work_dir} '
                                   "(expected a 'last_checkpoint' file written by an earlier "
                                   'run); start without --resume or pass --work-dir')
+    world_size = int(os.environ.get('WORLD_SIZE', '1')) if launcher != 'none' else 1
+    steps = accumulation_steps(gpus, accumulate, world_size)
+    if steps > 1:
+        apply_accumulation(cfg, steps)
+        print_log(f'gradient accumulation: {steps} passes per optimiser step (global batch '
+                  f'{steps * world_size} x {cfg.train_dataloader.batch_size}); iteration '
+                  f'schedule x {steps}: max_iters {cfg.train_cfg.get("max_iters")}',
+                  logger='current')
     _check_data(cfg, ('train_dataloader', 'val_dataloader'))
     _setup_distributed(cfg, launcher)
     with explain_build_errors():
         runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-    if cfg.get('load_from') and not resume and cfg.get('load_from_strict', True):
-        check_checkpoint_matches(_unwrap(runner.model), cfg.load_from)
+    if cfg.get('load_from') and not resume:
+        _check_load_from(runner, cfg)
     return runner
 
 
@@ -108,14 +219,44 @@ def train(config: str, **kwargs) -> torch.nn.Module:
         return runner.train()
 
 
-def _trigger_visualization_hook(cfg: Config, show_dir: str) -> None:
-    hooks = cfg.default_hooks
+def has_display() -> bool:
+    """Whether a window can be opened: on Linux an X11 ``DISPLAY`` (or a Wayland display)."""
+    if not sys.platform.startswith('linux'):
+        return True
+    return bool(os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY'))
+
+
+def trigger_visualization_hook(cfg: Config, show_dir: str | None = None, show: bool = False,
+                               wait_time: float = 2.0) -> Config:
+    """``--show`` / ``--show-dir`` as mmseg 1.x's ``tools/test.py``: the config's
+    ``SegVisualizationHook`` draws; ``--show`` displays each prediction in a window for
+    ``wait_time`` seconds and saves nothing (the hook drops the visualizer's backends),
+    ``--show-dir`` saves PNG overlays of every image. Changes ``cfg`` in place.
+
+    Raises:
+        ConfigError: no visualization hook in the config, both flags, or ``--show`` on a
+            machine without a display.
+    """
+    flag = '--show' if show else '--show-dir'
+    hooks = cfg.get('default_hooks') or {}
     if 'visualization' not in hooks:
-        raise ConfigError("--show-dir needs default_hooks.visualization "
+        raise ConfigError(f"{flag} needs default_hooks.visualization "
                           "(dict(type='SegVisualizationHook')) in the config")
+    if show and show_dir:
+        raise ConfigError('--show and --show-dir cannot be used together: --show displays '
+                          'the predictions and saves nothing (as mmseg); use one of them')
+    if show and not has_display():
+        raise ConfigError('--show needs a display to open a window and none is available '
+                          '(DISPLAY is not set): use --show-dir DIR to save the overlays '
+                          'as PNG files instead')
     hooks.visualization.draw = True
-    hooks.visualization.interval = 1  # every image (mmseg's default draws every 50th)
-    cfg.visualizer.save_dir = show_dir
+    if show:
+        hooks.visualization.show = True
+        hooks.visualization.wait_time = float(wait_time)
+    else:
+        hooks.visualization.interval = 1  # every image (mmseg's default draws every 50th)
+        cfg.visualizer.save_dir = show_dir
+    return cfg
 
 
 @contextlib.contextmanager
@@ -141,12 +282,16 @@ def _explain_data_errors() -> Iterator[None]:
 def build_test_runner(config: str, checkpoint: str | None = None,
                       work_dir: str | None = None, out: str | None = None,
                       show_dir: str | None = None, tta: bool = False,
-                      cfg_options: dict | None = None, launcher: str = 'none') -> Runner:
+                      cfg_options: dict | None = None, launcher: str = 'none',
+                      show: bool = False, wait_time: float = 2.0) -> Runner:
     """Load and check ``config`` and build the ``Runner`` for testing ``checkpoint``.
 
     ``checkpoint`` may be ``None`` for models that need no training (e.g. ProxyCLIP), or
-    to evaluate the weights the config builds.
+    to evaluate the weights the config builds. A given checkpoint must match the model
+    exactly (always strict, whatever ``load_from_strict`` says: evaluating a half-loaded
+    model is never wanted). ``show``/``wait_time``: see :func:`trigger_visualization_hook`.
     """
+    install_safe_checkpoint_loader()
     cfg = load_config(config, cfg_options)
     check_config_types(cfg)
     cfg.work_dir = _default_work_dir(cfg, config, work_dir)
@@ -154,8 +299,8 @@ def build_test_runner(config: str, checkpoint: str | None = None,
         raise CheckpointError(f'checkpoint {checkpoint} does not exist: expected the path of '
                               'a .pth file written by tools/train.py')
     cfg.load_from = checkpoint
-    if show_dir:
-        _trigger_visualization_hook(cfg, show_dir)
+    if show or show_dir:
+        trigger_visualization_hook(cfg, show_dir, show, wait_time)
     if tta:
         if 'tta_pipeline' not in cfg or 'tta_model' not in cfg:
             raise ConfigError('--tta needs tta_pipeline and tta_model in the config')
@@ -217,4 +362,5 @@ def test(config: str, checkpoint: str | None = None, out: str | None = None,
     return metrics
 
 
-__all__ = ['build_test_runner', 'build_train_runner', 'test', 'train']
+__all__ = ['apply_amp', 'build_test_runner', 'build_train_runner', 'test', 'train',
+           'trigger_visualization_hook']

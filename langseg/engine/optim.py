@@ -3,7 +3,7 @@
 ``LRGroupsOptimWrapperConstructor`` asks ``model.lr_group(name)`` for the group of every
 trainable parameter and gives each group its learning rate from
 ``paramwise_cfg=dict(group_lrs=dict(low=4e-6, high=4e-3))`` (SegCLIP's two rates,
-reference/segclip.md). Weight decay applies to matrices only (``ndim >= 2``); biases,
+the official SegCLIP code (github.com/ArrowLuo/SegCLIP)). Weight decay applies to matrices only (``ndim >= 2``); biases,
 norms, the logit scale and learned tokens get none (CLIP's practice). Frozen parameters
 are left out.
 """

@@ -14,6 +14,19 @@ What the counts contain (see docs/benchmarks.md and docs/model_zoo.md):
   one and the result says which.
 * The traced graph is the segmentor's ``tensor`` mode (whole-image forward) plus the final
   bilinear resize of the logits to the input size, batch 1, random input.
+* The input goes through the model's data preprocessor first, as mmseg 1.x's
+  ``tools/analysis_tools/get_flops.py`` does: mmseg builds ``data_batch = {'inputs':
+  [torch.rand(3, H, W)], 'data_samples': [SegDataSample(metainfo=dict(ori_shape=(H, W),
+  pad_shape=(H, W)))]}``, calls ``model.data_preprocessor(data_batch)`` (``training=False``:
+  BGR->RGB, normalisation, and padding only where the preprocessor has a ``test_cfg``
+  with ``size``/``size_divisor``; the training ``size=(512, 512)`` does not pad) and counts
+  ``model(data['inputs'])``. We do the same (``use_data_preprocessor=True``, the default;
+  the input is seeded so that counts are reproducible) and report the traced size as
+  ``padded_shape``. Convolution FLOPs do not depend on the input values, so only such
+  padding can change a count. A module without a ``data_preprocessor`` (or
+  ``use_data_preprocessor=False``) gets a ``torch.randn(1, 3, H, W)`` input directly.
+  Unlike mmseg's tool we do not drop ``auxiliary_head``: it is not in the ``tensor``-mode
+  graph either way, but its parameters stay in the params count.
 * A top-level child called ``text_encoder`` is reported apart: ``gflops``/``params_m``
   exclude it (the published tables' convention; its trainable parameters, e.g. learnable
   contexts, stay in ``params_m``), ``gflops_with_text``/``params_with_text_m`` include it.
@@ -136,24 +149,58 @@ def count_params(model: nn.Module) -> tuple[int, int]:
     return total - frozen_text, total
 
 
+#: Seed of the random input image (FLOPs do not depend on it; a data-dependent model's
+#: count is reproducible with it).
+INPUT_SEED = 0
+
+
+def random_inputs(model: nn.Module, input_shape: Sequence[int],
+                  use_data_preprocessor: bool = True) -> torch.Tensor:
+    """The ``1 x 3 x H' x W'`` tensor the count traces (see the module docstring).
+
+    With ``use_data_preprocessor`` and a model that has a ``data_preprocessor``: a
+    ``torch.rand(3, H, W)`` image through ``model.data_preprocessor(..., training=False)``,
+    as mmseg's get_flops (``H' x W'`` is ``H x W`` unless the preprocessor pads at test
+    time). Otherwise ``torch.randn(1, 3, H, W)``.
+    """
+    h, w = int(input_shape[0]), int(input_shape[-1])
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(INPUT_SEED)
+    preprocessor = getattr(model, 'data_preprocessor', None)
+    if not use_data_preprocessor or not callable(preprocessor):
+        return torch.randn(1, 3, h, w, generator=generator).to(device)
+    from mmseg.structures import SegDataSample
+    sample = SegDataSample(metainfo=dict(ori_shape=(h, w), pad_shape=(h, w)))
+    batch = dict(inputs=[torch.rand(3, h, w, generator=generator)], data_samples=[sample])
+    with torch.no_grad():
+        inputs = preprocessor(batch, False)['inputs']
+    if isinstance(inputs, (list, tuple)):  # mmengine's BaseDataPreprocessor does not stack
+        inputs = torch.stack([torch.as_tensor(x) for x in inputs])
+    return inputs.to(device).float()
+
+
 def count_segmentor(model: nn.Module, input_shape: Sequence[int],
-                    transposed_conv_rule: str = 'input') -> dict[str, Any]:
+                    transposed_conv_rule: str = 'input',
+                    use_data_preprocessor: bool = True) -> dict[str, Any]:
     """Count GFLOPs (GMACs) and params (M) of a segmentor, as described in the module doc.
 
     Args:
         model: an mmseg segmentor (``forward(inputs, data_samples, mode='tensor')``).
         input_shape: ``(H, W)`` of the random input, batch 1, 3 channels.
         transposed_conv_rule: ``'input'`` (current fvcore) or ``'output'`` (older fvcore).
+        use_data_preprocessor: run the model's ``data_preprocessor`` on the random image
+            before counting, as mmseg's get_flops does (default); ``False`` traces a raw
+            ``torch.randn`` input of ``input_shape``.
 
     Returns:
-        dict with ``gflops``, ``params_m``, ``gflops_with_text``, ``params_with_text_m``,
-        ``text_gflops``, ``by_module`` (GFLOPs of top-level children), ``unsupported_ops``
-        and ``transposed_conv_rule``.
+        dict with ``input_shape``, ``padded_shape`` (the traced size: ``input_shape``
+        unless the preprocessor pads), ``gflops``, ``params_m``, ``gflops_with_text``,
+        ``params_with_text_m``, ``text_gflops``, ``by_module`` (GFLOPs of top-level
+        children), ``unsupported_ops`` and ``transposed_conv_rule``.
     """
     h, w = int(input_shape[0]), int(input_shape[-1])
     model = model.eval()
-    device = next(model.parameters()).device
-    inputs = torch.randn(1, 3, h, w, device=device)
+    inputs = random_inputs(model, (h, w), use_data_preprocessor)
     wrapper = _WholeImageForward(model)
     with torch.no_grad(), _mha_fastpath_disabled():
         wrapper(inputs)  # warm caches (e.g. text embeddings), so the trace is steady-state
@@ -172,6 +219,7 @@ def count_segmentor(model: nn.Module, input_shape: Sequence[int],
     params, params_with_text = count_params(model)
     return dict(
         input_shape=[h, w],
+        padded_shape=[int(inputs.shape[-2]), int(inputs.shape[-1])],
         gflops=(total - text_in_graph) / 1e9,
         params_m=params / 1e6,
         gflops_with_text=(total - text_in_graph + text_flops) / 1e9,

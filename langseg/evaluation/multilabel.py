@@ -1,4 +1,4 @@
-"""Multi-label mAP reported beside mIoU (CLIP-SP's multi-label decoder, paper 003).
+"""Multi-label mAP reported beside mIoU (CLIP-SP's multi-label decoder, Li et al., CVM 2024, doi:10.1007/s41095-024-0430-4).
 
 Ground truth per image: the set of classes present in its label map (ignore index
 excluded). Prediction: ``data_sample.pred_multilabel`` (K probabilities). AP per class is

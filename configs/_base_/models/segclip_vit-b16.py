@@ -1,4 +1,4 @@
-# SegCLIP (paper 002): CLIP ViT-B/16 with the semantic group module after layer 10,
+# SegCLIP (Luo et al., ICML 2023, arXiv:2211.14813): CLIP ViT-B/16 with the semantic group module after layer 10,
 # 8 centers, 2 cross-attention blocks, Gumbel tau 0.9; text tower trainable (embeddings
 # frozen); contrastive + masked reconstruction (75%, MAE decoder 384 x 3) + superpixel KL.
 model = dict(

@@ -1,4 +1,4 @@
-# CLIP-SP's recipe (paper 003, Sec. 4.1): DenseCLIP's AdamW schedule (lr 1e-4, wd 1e-4,
+# CLIP-SP's recipe (Li et al., CVM 2024, doi:10.1007/s41095-024-0430-4, Sec. 4.1): DenseCLIP's AdamW schedule (lr 1e-4, wd 1e-4,
 # image encoder lr x 0.1, frozen text encoder, no decay on norms, 1500 warm-up iterations,
 # poly 0.9) over 160k iterations; batch 16 on 4 GPUs with SyncBN; batch drop as a hook.
 _base_ = './schedule_80k_adamw_denseclip.py'

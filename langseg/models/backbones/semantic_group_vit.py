@@ -157,7 +157,7 @@ class SemanticGroupViT(BaseModule):
             shared CLIP layer (the group module stays randomly initialised).
         plug_layer: the module comes after this many CLIP blocks (10).
         num_centers, num_cross_attn, tau: of the group module (8, 2, 0.9).
-        frozen: parameter names (prefixes under ``visual.``) kept frozen (the reference:
+        frozen: parameter names (prefixes under ``visual.``) kept frozen (the official code:
             patch embedding, class embedding, positional embedding, ln_pre).
     """
 

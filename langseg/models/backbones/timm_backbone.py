@@ -17,9 +17,9 @@ import torch
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
-from ...engine.checkpoint import load_checkpoint_file
 from ...registry import MODELS
 from ...utils.errors import CheckpointError, ConfigError
+from ...utils.state_dict import load_state_dict_checked, read_state_dict
 
 @MODELS.register_module()
 class TimmFeatureBackbone(BaseModule):
@@ -70,19 +70,10 @@ class TimmFeatureBackbone(BaseModule):
         if not self.pretrained:
             return
         state = self._pretrained_state_dict()
-        own = self.model.state_dict()
-        skipped = sorted(k for k in state if k in self.pruned_keys)
-        state = {k: v for k, v in state.items() if k not in skipped}
-        missing = sorted(k for k in own if k not in state)
-        unexpected = sorted(k for k in state if k not in own)
-        if missing or unexpected:
-            raise CheckpointError(
-                f'timm weights do not fit {self.model_name}: {len(missing)} missing '
-                f'({", ".join(missing[:5])}), {len(unexpected)} unexpected '
-                f'({", ".join(unexpected[:5])})')
-        self.model.load_state_dict(state, strict=True)
+        state = {k: v for k, v in state.items() if k not in self.pruned_keys}
+        load_state_dict_checked(self.model, state, self.model_name)
         print_log(f'loaded {self.model_name} weights: {len(state)} tensors; head keys '
-                  f'skipped: {len(skipped)}', logger='current')
+                  f'skipped: {len(self.pruned_keys)}', logger='current')
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return tuple(self.model.forward_intermediates(x, indices=self.out_indices,
@@ -94,15 +85,7 @@ def timm_state_dict(model_name: str, source: bool | str) -> dict[str, torch.Tens
     ``'vit_base_patch8_224.dino'``) or a local file (.safetensors / .pth, loaded with
     ``weights_only=True``). A failed download names the weights and how to pass a file."""
     if isinstance(source, str) and osp.isfile(osp.expanduser(source)):
-        path = osp.expanduser(source)
-        if path.endswith('.safetensors'):
-            from safetensors.torch import load_file
-            return dict(load_file(path))
-        state = load_checkpoint_file(path)
-        for key in ('state_dict', 'model'):
-            if isinstance(state, dict) and isinstance(state.get(key), dict):
-                state = state[key]
-        return state
+        return read_state_dict(source)[0]
     name = model_name if source is True else str(source)
     if '.' not in name and source is not True:
         name = f'{model_name.split(".")[0]}.{name}'  # a bare tag

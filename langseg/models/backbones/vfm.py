@@ -5,14 +5,16 @@ for DINO, as ProxyCLIP's official code feeds it) and returns one feature map
 ``(B, C, h, w)``: what ProxyCLIP's proxy attention compares (Lan et al., ECCV 2024,
 arXiv:2408.04883, Sec. 3.2):
 
-* ViTs (DINO, DINOv2 with registers, MAE): the last block's tokens after the final norm,
+* ViTs (DINO, DINOv2 with and without registers, MAE, any timm ViT by ``model_name``):
+  the last block's tokens after the final norm,
   prefix tokens (CLS, registers) removed, on the patch grid; any input size (the
   positional grid resized by each model's own rule, ``VFM_PRESETS``);
-* SAM ViT-B: the image is resized to 1024 (its native size) and the neck output
-  (256 x 64 x 64) is returned.
+* SAM ViT-B/L (Kirillov et al., "Segment Anything", ICCV 2023, arXiv:2304.02643): the
+  image is resized to 1024 (its native size) and the neck output (256 x 64 x 64) is
+  returned.
 
 :class:`ModuleLayerVFM` turns any registered module into a VFM by reading one named
-layer's output (paper 004's UNet experiment is one config of it).
+layer's output (the UNet experiment of Fang's report is one config of it).
 """
 from __future__ import annotations
 
@@ -25,23 +27,39 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
 from ...registry import MODELS
-from ...utils.errors import CheckpointError, ConfigError
+from ...utils.errors import ConfigError
+from ...utils.state_dict import load_state_dict_checked, read_state_dict
 from ..layers.pos_embed import grid_interpolation, resize_grid_pos_embed
 from .timm_backbone import timm_state_dict
 
-#: Short names of the VFMs the ProxyCLIP paper uses -> timm model (with its weights tag),
-#: and how each resizes its positional grid, as the code the weights come from does it:
-#: DINO's ``interpolate_pos_encoding`` (scale factor (n + 0.1) / N, bicubic), DINOv2 with
-#: registers (bicubic, antialiased, by size), MAE's ``interpolate_pos_embed`` (bicubic).
+#: Short names of VFMs -> timm model (with its weights tag), and how each resizes its
+#: positional grid as the code the weights come from does it: DINO's and DINOv2's
+#: ``interpolate_pos_encoding`` (bicubic by scale factor (n + 0.1) / N; the register models
+#: of DINOv2 switched to antialiased bicubic by size), MAE's ``interpolate_pos_embed``
+#: (bicubic by size). Register tokens (DINOv2-reg) are prefix tokens: dropped with the
+#: class token. SAM runs at its native 1024 px (no resize of its positions). Every preset
+#: normalises with its tag's mean/std (ImageNet's for all of these).
 VFM_PRESETS: dict[str, dict] = {
-    'dino-b8': dict(model_name='vit_base_patch8_224.dino', pos_interp='bicubic-offset'),
-    'dino-b16': dict(model_name='vit_base_patch16_224.dino', pos_interp='bicubic-offset'),
     'dino-s8': dict(model_name='vit_small_patch8_224.dino', pos_interp='bicubic-offset'),
     'dino-s16': dict(model_name='vit_small_patch16_224.dino', pos_interp='bicubic-offset'),
+    'dino-b8': dict(model_name='vit_base_patch8_224.dino', pos_interp='bicubic-offset'),
+    'dino-b16': dict(model_name='vit_base_patch16_224.dino', pos_interp='bicubic-offset'),
+    'dinov2-s14': dict(model_name='vit_small_patch14_dinov2.lvd142m',
+                       pos_interp='bicubic-offset'),
+    'dinov2-b14': dict(model_name='vit_base_patch14_dinov2.lvd142m',
+                       pos_interp='bicubic-offset'),
+    'dinov2-l14': dict(model_name='vit_large_patch14_dinov2.lvd142m',
+                       pos_interp='bicubic-offset'),
+    'dinov2-s14-reg': dict(model_name='vit_small_patch14_reg4_dinov2.lvd142m',
+                           pos_interp='bicubic-antialias'),
     'dinov2-b14-reg': dict(model_name='vit_base_patch14_reg4_dinov2.lvd142m',
                            pos_interp='bicubic-antialias'),
+    'dinov2-l14-reg': dict(model_name='vit_large_patch14_reg4_dinov2.lvd142m',
+                           pos_interp='bicubic-antialias'),
     'mae-b16': dict(model_name='vit_base_patch16_224.mae', pos_interp='bicubic'),
+    'mae-l16': dict(model_name='vit_large_patch16_224.mae', pos_interp='bicubic'),
     'sam-b': dict(model_name='samvit_base_patch16.sa1b', kind='sam', input_size=1024),
+    'sam-l': dict(model_name='samvit_large_patch16.sa1b', kind='sam', input_size=1024),
 }
 
 
@@ -119,15 +137,10 @@ class TimmVFM(BaseModule):
             return
         state = timm_state_dict(self.model_name, self.pretrained)
         own = self.model.state_dict()
+        # a classifier's head is not part of the VFM (built with num_classes=0)
         state = {k: v for k, v in state.items() if not k.startswith(('head.', 'fc_norm.'))
                  or k in own}
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
-        if missing or unexpected:
-            raise CheckpointError(f'VFM weights do not fit {self.model_name}: {len(missing)} '
-                                  f'missing ({", ".join(missing[:5])}), {len(unexpected)} '
-                                  f'unexpected ({", ".join(unexpected[:5])})')
-        self.model.load_state_dict(state, strict=True)
+        load_state_dict_checked(self.model, state, f'the VFM {self.model_name}')
         print_log(f'loaded VFM {self.model_name}: {len(state)} tensors', logger='current')
 
     def train(self, mode: bool = True) -> 'TimmVFM':
@@ -200,10 +213,8 @@ class ModuleLayerVFM(BaseModule):
     def init_weights(self) -> None:
         super().init_weights()
         if self.checkpoint:
-            from ...engine.checkpoint import load_checkpoint_file
-            state = load_checkpoint_file(self.checkpoint)
-            state = state.get('state_dict', state) if isinstance(state, dict) else state
-            self.module.load_state_dict(state, strict=True)
+            load_state_dict_checked(self.module, read_state_dict(self.checkpoint)[0],
+                                    f'the VFM module ({self.checkpoint})')
 
     def train(self, mode: bool = True) -> 'ModuleLayerVFM':
         super().train(mode)

@@ -1,13 +1,13 @@
 """CLIP text encoder with learnable context tokens (CoOp style, as DenseCLIP uses it).
 
-DenseCLIP (Rao et al. 2022, Sec. 3.3, "context-aware prompting") replaces the hand-written
+DenseCLIP (Rao et al., CVPR 2022, arXiv:2112.01518, Sec. 3.3, "context-aware prompting") replaces the hand-written
 template by ``n_ctx`` learnable context vectors shared by all classes:
 
     tokens_k = [SOT, ctx_1 .. ctx_n, name_k tokens, EOT, pad]          (K, L, width)
 
 with the class names tokenised alone (context length ``L - n_ctx``: SOT, <= 3 BPE tokens,
 EOT for L = 13, n_ctx = 8), CLIP's causal mask and the positional embedding truncated to
-the first ``L`` positions (reference/denseclip.md). The EOT feature goes through
+the first ``L`` positions (as the official code, github.com/raoyongming/DenseCLIP). The EOT feature goes through
 ``ln_final`` and the text projection; the embedding is *not* l2-normalised here (DenseCLIP
 normalises where it compares).
 
@@ -28,7 +28,7 @@ from torch import nn
 
 from ...registry import MODELS
 from .prompts import split_synonyms
-from .text_encoder import FrozenTextTower, resolve_class_names, tokenize
+from .text_encoder import FrozenTextTower, resolve_class_names, text_tower_features, tokenize
 
 
 @MODELS.register_module()
@@ -67,8 +67,6 @@ class LearnableContextTextEncoder(FrozenTextTower):
         self.contexts = nn.Parameter(torch.empty(1, n_ctx, width))
         self.ctx_init_std = ctx_init_std
         nn.init.trunc_normal_(self.contexts, std=ctx_init_std, a=-2.0, b=2.0)
-        mask = torch.full((context_length, context_length), float('-inf')).triu_(1)
-        self.register_buffer('causal_mask', mask, persistent=False)
         self.register_buffer('name_tokens', None, persistent=False)
         self.register_buffer('embeddings', None, persistent=False)
         self._cache_key: tuple | None = None
@@ -101,15 +99,8 @@ class LearnableContextTextEncoder(FrozenTextTower):
         embedded = text.token_embedding(tokens)                      # K, L - n_ctx, W
         contexts = self.contexts.to(embedded.dtype).expand(k, -1, -1)
         x = torch.cat([embedded[:, :1], contexts, embedded[:, 1:]], dim=1)  # K, L, W
-        x = x + text.positional_embedding[:self.context_length].to(x.dtype)
-        x = text.transformer(x, attn_mask=self.causal_mask.to(x.dtype))
-        x = text.ln_final(x)
         eot = tokens.argmax(dim=-1) + self.n_ctx                     # EOT has the top id
-        pooled = x[torch.arange(k, device=x.device), eot]
-        projection = text.text_projection
-        if isinstance(projection, nn.Linear):
-            return projection(pooled)
-        return pooled @ projection if projection is not None else pooled
+        return text_tower_features(text, x, eot)
 
     def forward(self) -> torch.Tensor:
         """Class embeddings ``(K, D)``: fresh in training, cached in eval mode."""

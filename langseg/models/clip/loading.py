@@ -7,7 +7,9 @@
 * the path of a local file: an open_clip state dict (``.pt``/``.pth``/``.bin`` loaded with
   ``weights_only=True``, or ``.safetensors``), or OpenAI's TorchScript archive (the
   ``RN50.pt`` files of the original CLIP release, read with ``torch.jit.load``, which
-  deserialises TorchScript, not arbitrary pickles).
+  deserialises TorchScript, not arbitrary pickles); files are read by
+  :func:`langseg.utils.state_dict.read_state_dict`, keys checked by
+  :func:`~langseg.utils.state_dict.load_state_dict_checked`.
 
 Where a tag cannot be downloaded the error names the architecture and tag and shows how
 to pass a file instead. Weights are split per tower (``visual.*`` for the image encoder,
@@ -17,7 +19,6 @@ missing, unexpected or mis-shaped key reported.
 from __future__ import annotations
 
 import os.path as osp
-import zipfile
 from typing import Iterable
 
 import open_clip
@@ -25,43 +26,11 @@ import torch
 from mmengine.logging import print_log
 from torch import nn
 
-from ...engine.checkpoint import compare_state_dicts, load_checkpoint_file
 from ...utils.errors import CheckpointError, ConfigError
+from ...utils.state_dict import is_torchscript, load_state_dict_checked, read_state_dict
 from ..layers.pos_embed import PosInterp, resize_grid_pos_embed, square_grid
 
-_OPENAI_EXTRA_KEYS = ('input_resolution', 'context_length', 'vocab_size')
 _NOT_TEXT = ('visual.', 'logit_scale', 'logit_bias')
-
-
-def _is_torchscript(path: str) -> bool:
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as archive:
-        return any(name.endswith('constants.pkl') or '/code/' in name
-                   for name in archive.namelist())
-
-
-def read_state_dict_file(path: str) -> tuple[dict[str, torch.Tensor], bool]:
-    """Read a CLIP weights file. Returns ``(state_dict, is_openai_torchscript)``."""
-    path = osp.expanduser(path)
-    if not osp.isfile(path):
-        raise CheckpointError(f'CLIP weights file {path} does not exist: expected an '
-                              'open_clip state dict (.pt/.bin/.safetensors) or an OpenAI '
-                              'TorchScript .pt')
-    if path.endswith('.safetensors'):
-        from safetensors.torch import load_file
-        return dict(load_file(path)), False
-    if _is_torchscript(path):
-        state = torch.jit.load(path, map_location='cpu').state_dict()
-        return {k: v for k, v in state.items() if k not in _OPENAI_EXTRA_KEYS}, True
-    state = load_checkpoint_file(path)
-    for key in ('state_dict', 'model'):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict):
-        raise CheckpointError(f'{path} holds no state dict: expected a dict of tensors')
-    state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
-    return {k: v for k, v in state.items() if k not in _OPENAI_EXTRA_KEYS}, False
 
 
 def resolve_pretrained(arch: str | dict, pretrained: str) -> tuple[str, bool]:
@@ -99,7 +68,7 @@ def resolve_pretrained(arch: str | dict, pretrained: str) -> tuple[str, bool]:
 def load_clip_state_dict(arch: str | dict, pretrained: str) -> tuple[dict, bool]:
     """Full CLIP state dict for ``pretrained`` and whether it needs QuickGELU."""
     path, quick_gelu = resolve_pretrained(arch, pretrained)
-    state, is_openai = read_state_dict_file(path)
+    state, is_openai = read_state_dict(path, allow_torchscript=True)
     return state, quick_gelu or is_openai
 
 
@@ -147,19 +116,14 @@ def load_tower_weights(module: nn.Module, state: dict[str, torch.Tensor], what: 
     Positional grids named in ``resize_pos_embed_keys`` that are stored for another size
     are resized by ``pos_interp`` (``langseg.models.layers.pos_embed``).
     """
-    ignore_prefixes = tuple(ignore_prefixes)
-    ignored = sorted(k for k in state if ignore_prefixes and k.startswith(ignore_prefixes))
-    state = {k: v for k, v in state.items() if k not in ignored}
+    state = dict(state)
     notes = [n for n in (_resize_grid_pos_embed(module, state, k, pos_interp)
                          for k in resize_pos_embed_keys) if n]
-    report = compare_state_dicts(module, state)
-    # Non-persistent buffers are not in state_dict(); nothing else may be missing.
-    if any(report.values()):
-        parts = [f'{len(v)} {k} keys: {", ".join(v[:6])}{" ..." if len(v) > 6 else ""}'
-                 for k, v in report.items() if v]
-        raise CheckpointError(f'CLIP weights do not fit {what}: ' + '; '.join(parts))
-    module.load_state_dict(state, strict=True)
-    message = f'loaded CLIP weights into {what}: {len(state)} tensors, 0 missing, 0 unexpected'
+    report = load_state_dict_checked(module, state, what,
+                                     skip_prefixes=ignore_prefixes)
+    ignored = report['skipped']
+    message = (f'loaded CLIP weights into {what}: {len(state) - len(ignored)} tensors, '
+               '0 missing, 0 unexpected')
     if ignored:
         message += f'; ignored on purpose: {len(ignored)} keys ({ignored[0]} ...)'
     if notes:
@@ -176,10 +140,10 @@ def clip_weights_quick_gelu(arch: str | dict, pretrained: str | None,
     if pretrained is None:
         return default
     if osp.isfile(osp.expanduser(pretrained)):
-        return default or _is_torchscript(osp.expanduser(pretrained))
+        return default or is_torchscript(osp.expanduser(pretrained))
     cfg = open_clip.get_pretrained_cfg(arch, pretrained) if isinstance(arch, str) else {}
     return default or bool((cfg or {}).get('quick_gelu', False))
 
 
 __all__ = ['clip_weights_quick_gelu', 'load_clip_state_dict', 'load_tower_weights',
-           'read_state_dict_file', 'resolve_pretrained', 'tower_state_dict']
+           'resolve_pretrained', 'tower_state_dict']

@@ -1,8 +1,10 @@
-"""A frozen CLIP text encoder turning class names into cached class embeddings.
+"""CLIP text encoders turning class names into cached class embeddings: the one text path.
 
-class names -> prompts (templates x synonyms) -> CLIP text transformer -> l2-normalised
+class names -> prompts (templates x synonyms) -> CLIP text transformer
+(:func:`text_tower_features`, also used by the learnable-context encoder) -> l2-normalised
 embeddings, averaged over templates (and over synonyms unless kept apart) and
-re-normalised, the zero-shot classifier of CLIP (Radford et al. 2021, Sec. 3.1.4).
+re-normalised (:func:`class_prompt_embeddings`), the zero-shot classifier of CLIP
+(Radford et al., ICML 2021, arXiv:2103.00020, Sec. 3.1.4).
 
 The embeddings do not depend on the image: they are computed once, kept in a
 non-persistent buffer, and recomputed only when the class list (or the weights) change.
@@ -10,7 +12,7 @@ Large vocabularies are encoded in batches with a progress bar.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +20,7 @@ from mmengine.model import BaseModule
 from open_clip.tokenizer import SimpleTokenizer
 
 from ...registry import MODELS
+from ...utils.errors import ConfigError
 from .factory import build_text_tower, load_pretrained_tower
 from .prompts import DEFAULT_TEMPLATE, resolve_templates, split_synonyms
 
@@ -31,34 +34,87 @@ def tokenize(texts: Sequence[str], context_length: int = 77) -> torch.Tensor:
     return _TOKENIZERS[context_length](list(texts))
 
 
-def encode_text_tokens(text: torch.nn.Module, tokens: torch.Tensor) -> torch.Tensor:
-    """Projected EOT features ``(N, D)`` of an open_clip ``TextTransformer`` for tokens of
-    any length up to its context (e.g. SegCLIP's 32): open_clip's own forward with the
-    causal mask cut to the sequence (open_clip keeps a full-context mask). Not normalised;
-    gradients flow (a trainable tower)."""
-    n, length = tokens.shape
-    if length > text.context_length:
-        raise ValueError(f'{length} tokens exceed the text context of {text.context_length}')
-    x = text.token_embedding(tokens) + text.positional_embedding[:length]
-    mask = text.attn_mask[:length, :length] if text.attn_mask is not None else None
-    x = text.ln_final(text.transformer(x, attn_mask=mask))
-    x = x[torch.arange(n, device=x.device), tokens.argmax(dim=-1)]     # the EOT token
+def text_tower_features(text: torch.nn.Module, embeddings: torch.Tensor,
+                        eot_index: torch.Tensor) -> torch.Tensor:
+    """The one forward of an open_clip ``TextTransformer`` that every text path uses:
+    token embeddings ``(N, L, width)`` (any ``L`` up to the context; learnable contexts
+    included) -> + positions ``[:L]`` -> transformer with the causal mask cut to ``L`` ->
+    ``ln_final`` -> the feature at ``eot_index`` (N,) -> text projection: ``(N, D)``, not
+    normalised; gradients flow."""
+    n, length = embeddings.shape[:2]
+    if length > text.positional_embedding.shape[0]:
+        raise ValueError(f'{length} tokens exceed the text context of '
+                         f'{text.positional_embedding.shape[0]}')
+    x = embeddings + text.positional_embedding[:length].to(embeddings.dtype)
+    mask = torch.full((length, length), float('-inf'), device=x.device).triu_(1) \
+        if getattr(text, 'attn_mask', None) is not None else None
+    x = text.ln_final(text.transformer(x, attn_mask=None if mask is None else
+                                       mask.to(x.dtype)))
+    x = x[torch.arange(n, device=x.device), eot_index]
     proj = text.text_projection
     if proj is None:
         return x
     return proj(x) if isinstance(proj, torch.nn.Linear) else x @ proj
 
 
+def encode_text_tokens(text: torch.nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+    """Projected EOT features ``(N, D)`` of CLIP tokens ``(N, L)`` (the EOT token has the
+    largest id), through :func:`text_tower_features`. Not normalised; gradients flow."""
+    return text_tower_features(text, text.token_embedding(tokens), tokens.argmax(dim=-1))
+
+
+def class_prompt_embeddings(encode: Callable[[torch.Tensor], torch.Tensor],
+                            class_names: Sequence[str], templates: Sequence[str],
+                            context_length: int, synonyms: str = 'mean',
+                            batch_size: int = 256, device: torch.device | str = 'cpu'
+                            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The one way class names become text embeddings (Radford et al., "Learning
+    Transferable Visual Models From Natural Language Supervision", ICML 2021,
+    arXiv:2103.00020, Sec. 3.1.4, prompt ensembling):
+
+    every synonym of every class (``"car; automobile"``) is filled into every template;
+    each prompt's embedding (``encode(tokens)``) is l2-normalised, averaged over the
+    templates and re-normalised (ProxyCLIP's and CLIP's ensembling). ``synonyms='mean'``
+    then averages a class's synonyms the same way (normalised sum); ``'none'`` keeps one
+    row per synonym. Returns ``(embeddings (Q, D), owner (Q,))``, ``owner`` the class of
+    each row. Prompts go through ``encode`` in batches of ``batch_size`` (a progress bar
+    when there are several).
+    """
+    if synonyms not in ('mean', 'none'):
+        raise ValueError(f"synonyms must be 'mean' or 'none', got {synonyms!r}")
+    if not class_names:
+        raise ConfigError('no class names: set class_names in the config')
+    groups = [split_synonyms(name) for name in class_names]
+    words = [w for group in groups for w in group]
+    prompts = [t.format(w) for w in words for t in templates]
+    starts = range(0, len(prompts), batch_size)
+    if len(starts) > 1:
+        from tqdm import tqdm
+        starts = tqdm(starts, desc=f'encoding {len(prompts)} prompts', unit='batch')
+    feats = []
+    for start in starts:
+        tokens = tokenize(prompts[start:start + batch_size], context_length).to(device)
+        feats.append(F.normalize(encode(tokens).float(), dim=-1))
+    emb = torch.cat(feats).reshape(len(words), len(templates), -1).mean(1)
+    emb = F.normalize(emb, dim=-1)
+    owner = torch.tensor([i for i, g in enumerate(groups) for _ in g], device=emb.device)
+    if synonyms == 'mean':
+        summed = emb.new_zeros(len(groups), emb.shape[1]).index_add_(0, owner, emb)
+        emb, owner = F.normalize(summed, dim=-1), torch.arange(len(groups),
+                                                                device=emb.device)
+    return emb, owner
+
+
 def resolve_class_names(class_names: str | Sequence[str]) -> list[str]:
     """A list of class names, the key of a dataset's list (``'ade20k'``, see
-    ``langseg.datasets.class_names``), or a vocabulary file (``'voc21.txt'`` from
-    ``langseg/datasets/vocabularies/``, or any path): one class per line, synonyms
+    ``langseg.utils.class_names``), or a vocabulary file (``'voc21.txt'`` from
+    ``langseg/utils/vocabularies/``, or any path): one class per line, synonyms
     separated by ``;``, ``#`` starts a comment."""
     if isinstance(class_names, str):
         if class_names.endswith('.txt'):
-            from ...datasets.class_names import read_vocabulary
+            from ...utils.class_names import read_vocabulary
             return read_vocabulary(class_names)
-        from ...datasets.class_names import get_class_names
+        from ...utils.class_names import get_class_names
         return list(get_class_names(class_names))
     return [str(c) for c in class_names]
 
@@ -103,19 +159,24 @@ class FrozenTextTower(BaseModule):
 
 
 @MODELS.register_module()
-class FrozenCLIPTextEncoder(FrozenTextTower):
+class CLIPClassTextEncoder(FrozenTextTower):
     """Class names -> l2-normalised CLIP text embeddings, computed once and cached.
 
     Args:
         arch: CLIP architecture name or dict (``langseg.models.clip.architectures``).
         pretrained: open_clip tag or weights file; loaded by :meth:`init_weights`.
-        class_names: a list of names (each may be ``"syn1; syn2"``) or a dataset key
-            such as ``'ade20k'``.
+        class_names: a list of names (each may be ``"syn1; syn2"``), a dataset key such
+            as ``'ade20k'`` or a vocabulary file.
         templates: one template, a list, or ``'openai_imagenet'`` (80 templates).
         synonyms: ``'mean'`` averages the synonyms of a class into one embedding;
             ``'none'`` keeps one embedding per synonym (see :attr:`query_to_class`).
         batch_size: prompts per text forward.
         quick_gelu: activation of the tower; ``None`` decides from the weights.
+        trainable: train the tower (SegCLIP) instead of freezing it; the cache is then
+            keyed by the parameters' versions, so an optimiser step invalidates it.
+        frozen_params: with ``trainable``, the parameters kept frozen (name prefixes in
+            the tower, e.g. ``('token_embedding', 'positional_embedding')``).
+        context_length: tokens per prompt (default: the tower's, 77).
     """
 
     def __init__(self,
@@ -126,13 +187,21 @@ class FrozenCLIPTextEncoder(FrozenTextTower):
                  synonyms: str = 'mean',
                  batch_size: int = 256,
                  quick_gelu: bool | None = None,
+                 trainable: bool = False,
+                 frozen_params: Sequence[str] = (),
+                 context_length: int | None = None,
                  init_cfg: dict | None = None) -> None:
         if synonyms not in ('mean', 'none'):
             raise ValueError(f"synonyms must be 'mean' or 'none', got {synonyms!r}")
         super().__init__(arch, pretrained, quick_gelu, init_cfg)
+        self.trainable = bool(trainable)
+        if self.trainable:
+            for name, param in self.text.named_parameters():
+                param.requires_grad_(not name.startswith(tuple(frozen_params)))
         self.templates = resolve_templates(templates)
         self.synonyms = synonyms
         self.batch_size = int(batch_size)
+        self._context_length = context_length
         self.register_buffer('embeddings', None, persistent=False)
         self.register_buffer('query_to_class', None, persistent=False)
         self._cache_key: tuple | None = None
@@ -142,7 +211,12 @@ class FrozenCLIPTextEncoder(FrozenTextTower):
     # ------------------------------------------------------------------ configuration
     @property
     def context_length(self) -> int:
-        return self.text.context_length
+        return self._context_length or self.text.context_length
+
+    def train(self, mode: bool = True) -> 'CLIPClassTextEncoder':
+        if self.trainable:
+            return BaseModule.train(self, mode)
+        return super().train(mode)
 
     def set_class_names(self, class_names: str | Sequence[str]) -> None:
         """Use another class list; the cache is dropped only if the list changed."""
@@ -159,36 +233,17 @@ class FrozenCLIPTextEncoder(FrozenTextTower):
         self._cache_key = None
 
     # ----------------------------------------------------------------------- encoding
-    @torch.no_grad()
-    def encode_prompts(self, prompts: Sequence[str]) -> torch.Tensor:
-        """l2-normalised embeddings ``(N, D)`` of raw prompt strings, in batches."""
-        device = self.text.positional_embedding.device
-        batches = range(0, len(prompts), self.batch_size)
-        if len(batches) > 1:
-            from tqdm import tqdm
-            batches = tqdm(batches, desc=f'encoding {len(prompts)} prompts', unit='batch')
-        out = []
-        for start in batches:
-            tokens = tokenize(prompts[start:start + self.batch_size], self.context_length)
-            out.append(F.normalize(self.text(tokens.to(device)).float(), dim=-1))
-        return torch.cat(out) if out else torch.zeros(0, self.embed_dim, device=device)
+    def encode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Projected, unnormalised EOT features ``(N, D)`` of CLIP tokens (with grad when
+        the tower is trainable and grad is enabled)."""
+        return encode_text_tokens(self.text, tokens)
 
     def _encode_classes(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Embeddings ``(Q, D)`` and the class index of each row, from scratch."""
-        if not self.class_names:
-            raise ValueError('no class names: set class_names in the config')
-        groups = [split_synonyms(name) for name in self.class_names]
-        words = [w for group in groups for w in group]
-        prompts = [t.format(w) for w in words for t in self.templates]
-        with torch.autocast(self.text.positional_embedding.device.type, enabled=False):
-            emb = self.encode_prompts(prompts)
-        emb = F.normalize(emb.reshape(len(words), len(self.templates), -1).mean(1), dim=-1)
-        owner = torch.tensor([i for i, g in enumerate(groups) for _ in g], device=emb.device)
-        if self.synonyms == 'mean':
-            summed = torch.zeros(len(groups), emb.shape[1], device=emb.device)
-            summed.index_add_(0, owner, emb)
-            emb, owner = F.normalize(summed, dim=-1), torch.arange(len(groups), device=emb.device)
-        return emb, owner
+        device = self.text.positional_embedding.device
+        with torch.no_grad(), torch.autocast(device.type, enabled=False):
+            return class_prompt_embeddings(self.encode_tokens, self.class_names,
+                                           self.templates, self.context_length,
+                                           self.synonyms, self.batch_size, device)
 
     def forward_uncached(self) -> torch.Tensor:
         """Compute the class (or synonym) embeddings ``(Q, D)`` from scratch."""
@@ -198,7 +253,21 @@ class FrozenCLIPTextEncoder(FrozenTextTower):
         """The cached embeddings ``(Q, D)``: one row per class, or per synonym with
         ``synonyms='none'`` (:attr:`query_to_class` maps rows to classes)."""
         key = (tuple(self.class_names), tuple(self.templates), self.synonyms)
+        if self.trainable:
+            key += tuple(p._version for p in self.text.parameters())
         if self.embeddings is None or self._cache_key != key:
             self.embeddings, self.query_to_class = self._encode_classes()
             self._cache_key = key
         return self.embeddings
+
+
+@MODELS.register_module()
+class FrozenCLIPTextEncoder(CLIPClassTextEncoder):
+    """:class:`CLIPClassTextEncoder` with the tower frozen (the language-guided models' and
+    ProxyCLIP's text side)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        if kwargs.get('trainable'):
+            raise ValueError('FrozenCLIPTextEncoder is frozen: use CLIPClassTextEncoder with '
+                             'trainable=True')
+        super().__init__(*args, **kwargs)

@@ -3,12 +3,12 @@
 ``MHA(Q, K, V) = concat_h softmax(Q_h K_h^T / sqrt(d)) V_h`` (Vaswani et al. 2017), with
 ``Q = q W^Q``, ``K = k W^K``, ``V = v W^V`` and an output projection ``W^O``; any of the
 four projections may be dropped (``None``): the lightweight cross attention of
-Conv-Former (paper 000, Eq. 3-4) removes ``W^K, W^V`` on the image side of Conv2Former
+Conv-Former (Jin & Yang, arXiv:2310.07394, Eq. 3-4) removes ``W^K, W^V`` on the image side of Conv2Former
 and ``W^Q, W^O`` on the image side of Former2Conv; Mobile-Former's bridge does the same.
 
 ``weighting='inner_product'`` replaces the softmax by the plain scaled inner product
 divided by the number of keys (a linear attention): Conv-Former's ablation "cross
-attention replaced by an inner product" (paper 000, Sec. 4.4).
+attention replaced by an inner product" (Jin & Yang, arXiv:2310.07394, Sec. 4.4).
 
 The attention itself runs through ``F.scaled_dot_product_attention`` (the FLOPs counter
 has a handle for it), on ``(B, N, C)`` batch-first tokens.

@@ -22,7 +22,8 @@ import torch.nn.functional as F
 
 
 def proxy_affinity(vfm_features: torch.Tensor, beta: float, gamma: float) -> torch.Tensor:
-    """``vfm_features`` (B, C, h, w) -> attention weights (B, h*w, h*w), rows sum to 1."""
+    """``vfm_features`` (B, C, h, w) -> attention weights (B, h*w, h*w), rows sum to 1
+    (computed in fp32 whatever the features' dtype)."""
     feats = F.normalize(vfm_features.flatten(2).transpose(1, 2).float(), dim=-1)  # B, N, C
     sim = feats @ feats.transpose(1, 2)
     logits = gamma * (sim - beta * sim.mean(dim=(1, 2), keepdim=True))

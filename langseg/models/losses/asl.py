@@ -7,7 +7,7 @@ With sigmoid probabilities p and binary targets y:
     L-  = p_m^gamma_neg * log(1 - p_m)
     ASL = -(y L+ + (1 - y) L-)
 
-CLIP-SP (paper 003, Sec. 3.4) trains its multi-label decoder with ASL, weight 10.
+CLIP-SP (Li et al., CVM 2024, doi:10.1007/s41095-024-0430-4, Sec. 3.4) trains its multi-label decoder with ASL, weight 10.
 Defaults gamma_neg 4, gamma_pos 0, clip 0.05 (the settings of ADDS / ML-Decoder, which
 CLIP-SP's decoder follows). Reduction: the mean over images and classes (``'mean'``), so
 that the weight 10 of the paper balances it against the per-pixel cross-entropy; ``'sum'``

@@ -1,10 +1,10 @@
 """Method necks: the fusion modules between backbone and decoder."""
 from .base_fusion import BaseFusion, FusionOutput, TrainState
 from .clip_sp import (CLIPSPFusion, DualGraphFormerDecoder, MLPMultiLabelDecoder,
-                      scene_attention_targets, select_scene_labels)
+                      select_scene_labels)
 from .convformer import ConvFormerNeck
 from .denseclip import ContextDecoder, DenseCLIPFusion
 
 __all__ = ['BaseFusion', 'FusionOutput', 'TrainState', 'CLIPSPFusion', 'ContextDecoder', 'ConvFormerNeck', 'DenseCLIPFusion',
-           'DualGraphFormerDecoder', 'MLPMultiLabelDecoder', 'scene_attention_targets',
+           'DualGraphFormerDecoder', 'MLPMultiLabelDecoder',
            'select_scene_labels']

@@ -1,4 +1,4 @@
-"""CLIP-SP's adaptive prompting (paper 003, Sec. 3.2 and 3.5): scene-label selection with
+"""CLIP-SP's adaptive prompting (Li et al., CVM 2024, doi:10.1007/s41095-024-0430-4, Sec. 3.2 and 3.5): scene-label selection with
 batch drop, and the targets of the auxiliary attention loss (Sec. 3.4, Eq. 6-8).
 
 * :func:`select_scene_labels`: the top-k labels of the multi-label probabilities S_l; with
@@ -7,9 +7,7 @@ batch drop, and the targets of the auxiliary attention loss (Sec. 3.4, Eq. 6-8).
   k of them at random otherwise, the remaining slots filled with the image's best-scoring
   other labels. A ground-truth label's value is 1 (it is known to be present); a predicted
   one keeps its probability. Training only.
-* :func:`scene_attention_targets`: for each pixel, the position i in the selected labels
-  whose label equals the pixel's ground truth (Eq. 8), or the ignore index when the
-  pixel's label is not among them.
+* the auxiliary attention loss (Eq. 6-8) is ``langseg.models.losses.SceneAttentionLoss``.
 
 The Dual GraphFormer decoder and the scene refinement neck that use these come with the
 CLIP-SP segmentor.
@@ -59,16 +57,6 @@ def select_scene_labels(probs: torch.Tensor, k: int, present: torch.Tensor | Non
                                probs[i, fill]])
         dropped[i] = True
     return indices, values, dropped
-
-
-def scene_attention_targets(gt: torch.Tensor, indices: torch.Tensor,
-                            ignore_index: int = 255) -> torch.Tensor:
-    """Targets (B, H, W) of the non-local attention map: the position in ``indices``
-    (B, k) of each pixel's ground-truth label ``gt`` (B, H, W), or ``ignore_index``."""
-    match = gt[:, None] == indices[:, :, None, None]                # B, k, H, W
-    found = match.any(dim=1)
-    target = match.float().argmax(dim=1)
-    return torch.where(found, target, torch.full_like(target, ignore_index))
 
 
 # ---------------------------------------------------------------------------------------
@@ -263,7 +251,8 @@ class CLIPSPFusion(BaseFusion):
             ``MLPMultiLabelDecoder``); ``dim``/``num_classes`` are filled in.
         attn_dim: width of the non-local attention (not given; 256).
         mlp_hidden: hidden width of the refinement MLP (None: one linear layer).
-        loss_ml: ASL config; aux_loss_weight: weight of the attention loss.
+        loss_ml: ASL config (weight 10); loss_aux: the auxiliary attention loss
+            (``SceneAttentionLoss``, weight 0.4).
         score_level: the map refined (x4 = 3).
 
     The batch-drop ratio comes from the segmentor's train state
@@ -277,7 +266,7 @@ class CLIPSPFusion(BaseFusion):
     def __init__(self, in_channels, text_dim: int, num_classes: int, k: int = 30,
                  decoder: dict | None = None, attn_dim: int = 256,
                  mlp_hidden: int | None = None,
-                 loss_ml: dict | None = None, aux_loss_weight: float = 0.4,
+                 loss_ml: dict | None = None, loss_aux: dict | None = None,
                  score_level: int = 3, norm_cfg: dict | None = None,
                  ignore_index: int = 255, init_cfg: dict | None = None) -> None:
         super().__init__(in_channels, text_dim, num_classes, init_cfg=init_cfg)
@@ -290,7 +279,8 @@ class CLIPSPFusion(BaseFusion):
                                       attn_dim, norm_cfg or dict(type='BN'), mlp_hidden)
         self.loss_ml = MODELS.build(dict(dict(type='AsymmetricLoss', loss_weight=10.0),
                                          **(loss_ml or {})))
-        self.aux_loss_weight = aux_loss_weight
+        self.loss_aux = MODELS.build(dict(dict(type='SceneAttentionLoss', loss_weight=0.4,
+                                               ignore_index=ignore_index), **(loss_aux or {})))
 
     def neck_in_channels(self) -> list[int]:
         return list(self.in_channels)
@@ -332,14 +322,7 @@ class CLIPSPFusion(BaseFusion):
         h, w = extras['grid']
         gt = torch.stack([s.gt_sem_seg.data for s in data_samples]).float()   # B,1,H,W
         gt = F.interpolate(gt, size=(h, w), mode='nearest').long()[:, 0]
-        target = scene_attention_targets(gt, extras['indices'], self.ignore_index)
-        log_attn = torch.log(extras['attn'].clamp(min=1e-8))                  # B, HW, k
-        log_attn = log_attn.transpose(1, 2).reshape(len(data_samples), self.k, h, w).contiguous()
-        if (target != self.ignore_index).any():
-            aux = F.nll_loss(log_attn, target, ignore_index=self.ignore_index)
-        else:  # no pixel's label was selected: nothing to supervise
-            aux = log_attn.sum() * 0
-        losses['loss_scene_aux'] = self.aux_loss_weight * aux
+        losses['loss_scene_aux'] = self.loss_aux(extras['attn'], gt, extras['indices'])
         # logged, not summed (no 'loss' in the names): the ratio used and the images dropped
         losses['batch_drop_ratio'] = present.new_tensor(extras['batch_drop_ratio'],
                                                         dtype=torch.float32)

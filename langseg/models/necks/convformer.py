@@ -1,4 +1,4 @@
-"""Conv-Former: the fusion neck of "CLIP for Lightweight Semantic Segmentation" (paper 000).
+"""Conv-Former: the fusion neck of "CLIP for Lightweight Semantic Segmentation" (Jin & Yang, arXiv:2310.07394).
 
 A parallel CNN (on the image map ``I``) and transformer (on the K class embeddings ``T``)
 joined by a two-way bridge of *lightweight* cross attention (Sec. 3.2-3.3, Fig. 2):
@@ -138,7 +138,7 @@ class ConvFormerBlock(nn.Module):
 
 @MODELS.register_module()
 class ConvFormerNeck(BaseFusion):
-    """The Conv-Former fusion module (paper 000, Eq. 1-2; see module docstring).
+    """The Conv-Former fusion module (Jin & Yang, arXiv:2310.07394, Eq. 1-2; see module docstring).
 
     A :class:`~langseg.models.necks.base_fusion.BaseFusion` of the language-guided
     segmentor.

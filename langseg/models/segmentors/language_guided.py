@@ -43,8 +43,9 @@ class LanguageGuidedEncoderDecoder(EncoderDecoder):
     """EncoderDecoder with a text encoder, a fusion module and an identity head.
 
     Args:
-        class_names: the K class names (list, or a dataset key such as ``'ade20k'``);
-            given to the text encoder.
+        class_names: the K class names (list, a dataset key such as ``'ade20k'``, or a
+            class file); given to the text encoder. ``decode_head.num_classes=None`` takes
+            K from them.
         text_encoder: config of the text encoder (``FrozenCLIPTextEncoder`` or
             ``LearnableContextTextEncoder``); its ``class_names`` are filled in.
         fusion: config of the fusion module; ``in_channels``, ``text_dim`` and
@@ -65,6 +66,8 @@ class LanguageGuidedEncoderDecoder(EncoderDecoder):
         if not names:
             raise ConfigError('model.class_names is empty: expected a list of class '
                               "names or a dataset key such as 'ade20k'")
+        if decode_head.get('num_classes') is None:   # the class list decides (own data)
+            decode_head = dict(decode_head, num_classes=len(names))
         if decode_head.get('num_classes') != len(names):
             raise ConfigError(f"decode_head.num_classes={decode_head.get('num_classes')} "
                               f'but model.class_names has {len(names)} names: expected '

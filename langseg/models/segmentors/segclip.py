@@ -43,17 +43,13 @@ from typing import Sequence
 
 import torch
 import torch.nn.functional as F
-from mmengine.structures import PixelData
-from mmseg.models.segmentors.base import BaseSegmentor
 from open_clip.transformer import LayerNorm, ResidualAttentionBlock
 from torch import nn
 
 from ...registry import MODELS
 from ...utils.errors import ConfigError
-from ..clip import (build_text_tower, encode_text_tokens, load_clip_state_dict,
-                    load_pretrained_tower, resolve_class_names, resolve_templates,
-                    split_synonyms, tokenize)
-from .sliding_window import window_starts
+from ..clip import CLIPClassTextEncoder, load_clip_state_dict, resolve_class_names
+from .open_vocab import OpenVocabSegmentor
 
 LOSSES = ('contrastive', 'reconstruction', 'superpixel')
 
@@ -85,39 +81,6 @@ def random_keep_indices(batch: int, num_patches: int, keep_ratio: float,
     keep = max(1, int(round(num_patches * keep_ratio)))
     noise = torch.rand(batch, num_patches, generator=generator).to(device)
     return noise.argsort(dim=1)[:, :keep]
-
-
-def superpixel_kl_loss(assignment: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Eq. 5-6. ``assignment`` (B, N, L) per-patch assignment (the hard one, with its
-    straight-through gradient); ``labels`` (B, N) superpixel id of each patch (negative:
-    no label, the patch is its own super-patch)."""
-    b, n, l_ = assignment.shape
-    same = labels[:, :, None] == labels[:, None, :]                       # B, N, N
-    same = same | torch.eye(n, dtype=torch.bool, device=labels.device)
-    same = same.to(assignment.dtype)
-    averaged = same @ assignment / same.sum(-1, keepdim=True)             # M of Eq. 5
-    log_p = F.log_softmax(assignment, dim=-1)
-    log_q = F.log_softmax(averaged, dim=-1)
-    kl_qp = (log_q.exp() * (log_q - log_p)).sum()
-    kl_pq = (log_p.exp() * (log_p - log_q)).sum()
-    return 0.5 * (kl_qp + kl_pq) / (b * n * l_)
-
-
-def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
-    """Concatenate ``x`` from every process, keeping the gradient to each copy."""
-    import torch.distributed as dist
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return x
-    from torch.distributed.nn.functional import all_gather
-    return torch.cat(all_gather(x), dim=0)
-
-
-def contrastive_loss(image: torch.Tensor, text: torch.Tensor, scale: torch.Tensor
-                     ) -> torch.Tensor:
-    """Eq. 8-10 on l2-normalised (B, D) features of the global batch."""
-    logits = scale * image @ text.t()
-    target = torch.arange(len(image), device=image.device)
-    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
 
 
 class MaskedReconstructionHead(nn.Module):
@@ -192,7 +155,7 @@ def background_indicator(fg: torch.Tensor, region_scores: torch.Tensor,
 
 
 @MODELS.register_module()
-class SegCLIP(BaseSegmentor):
+class SegCLIP(OpenVocabSegmentor):
     """SegCLIP pretraining (``mode='loss'``) and zero-shot segmentation (``'predict'``).
 
     Args:
@@ -200,7 +163,10 @@ class SegCLIP(BaseSegmentor):
         text: ``dict(arch=..., pretrained=...)`` for the trainable CLIP text tower
             (token and positional embeddings frozen); defaults to the backbone's.
         losses: the losses used in pretraining, a subset of ('contrastive',
-            'reconstruction', 'superpixel'); ``loss_weights`` per loss (1 each).
+            'reconstruction', 'superpixel').
+        loss_contrastive, loss_reconstruction, loss_superpixel: the loss configs
+            (``ContrastiveLoss``, ``MaskedPatchMSELoss``, ``SuperpixelKLLoss`` of
+            ``langseg.models.losses``, weight 1 each).
         mask_ratio: masked patches of the reconstruction branch (0.75).
         decoder: MAE decoder settings (decoder_dim 384, decoder_depth 3, decoder_heads 8,
             encoder_depth 2).
@@ -214,24 +180,35 @@ class SegCLIP(BaseSegmentor):
             ``None`` (default): the model's learned ``exp(s)`` clamped to
             ``max_logit_scale``, as the official evaluation does; a number fixes it.
         slide_crop, slide_stride: zero-shot windows (224, 224).
-        short_side: the image is resized (bilinear) to this short side before the windows
-            and the scores resized back (224; None: as given; the zero-shot configs resize
-            in the data pipeline instead, as the official evaluation does).
-        window_batch: windows encoded together in one forward (16).
+        short_side: resize each image (bilinear) to this short side before the windows,
+            scores resized back (None: as given; the zero-shot configs resize in the data
+            pipeline instead, as the official evaluation does).
+        window_batch_size: windows encoded together in one forward (16).
+        pamr, tile_rows, keep_probs: the shared post-processing
+            (``langseg.models.segmentors.open_vocab``): optional PAMR, banded resize,
+            whether the class probabilities are kept.
     """
 
     def __init__(self, backbone: dict, text: dict | None = None,
-                 losses: Sequence[str] = LOSSES, loss_weights: dict | None = None,
+                 losses: Sequence[str] = LOSSES, loss_contrastive: dict | None = None,
+                 loss_reconstruction: dict | None = None,
+                 loss_superpixel: dict | None = None,
                  mask_ratio: float = 0.75, decoder: dict | None = None,
                  max_logit_scale: float = 100.0,
                  class_names: str | Sequence[str] = (), background: bool = True,
                  bg_thresh: float | None = 0.8, top_k: int = 5,
                  templates: str | Sequence[str] = 'a photo of a {}.',
                  similarity_scale: float | None = None, slide_crop: int = 224,
-                 slide_stride: int = 224, short_side: int | None = 224,
-                 window_batch: int = 16, data_preprocessor: dict | None = None,
+                 slide_stride: int = 224, short_side: int | None = None,
+                 window_batch_size: int = 16,
+                 pamr: dict | None = None, tile_rows: int = 512,
+                 keep_probs: bool = True, data_preprocessor: dict | None = None,
                  init_cfg: dict | None = None) -> None:
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(slide_crop=slide_crop, slide_stride=slide_stride, pad_multiple=0,
+                         window_batch_size=window_batch_size, short_side=short_side,
+                         logit_scale=None, prob_thd=0.0,
+                         pamr=pamr, tile_rows=tile_rows, keep_probs=keep_probs,
+                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         unknown = set(losses) - set(LOSSES)
         if unknown:
             raise ConfigError(f'unknown SegCLIP losses {sorted(unknown)}: expected a subset '
@@ -242,14 +219,22 @@ class SegCLIP(BaseSegmentor):
         text = dict(arch=self.backbone.arch, pretrained=self.backbone.pretrained,
                     **(text or {}))
         self.text_arch, self.text_pretrained = text['arch'], text.get('pretrained')
-        self.text = build_text_tower(self.text_arch, self.text_pretrained)
-        self.text.token_embedding.requires_grad_(False)
-        self.text.positional_embedding.requires_grad_(False)
+        self.background, self.bg_thresh = bool(background), bg_thresh
+        self._class_names = resolve_class_names(class_names) if class_names else []
+        self.text_encoder = CLIPClassTextEncoder(
+            arch=self.text_arch, pretrained=self.text_pretrained,
+            class_names=self._prompted(self._class_names), templates=templates,
+            synonyms='mean', trainable=True,
+            frozen_params=('token_embedding', 'positional_embedding'))
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
         self.max_log_scale = math.log(max_logit_scale)
         self.losses = tuple(losses)
-        self.loss_weights = {name: 1.0 for name in LOSSES}
-        self.loss_weights.update(loss_weights or {})
+        self.loss_contrastive = MODELS.build(dict(type='ContrastiveLoss',
+                                                  **(loss_contrastive or {})))
+        self.loss_reconstruction = MODELS.build(dict(type='MaskedPatchMSELoss',
+                                                     **(loss_reconstruction or {})))
+        self.loss_superpixel = MODELS.build(dict(type='SuperpixelKLLoss',
+                                                 **(loss_superpixel or {})))
         self.mask_ratio = float(mask_ratio)
         image_size = self.backbone.visual.image_size
         image_size = image_size if isinstance(image_size, (tuple, list)) else (image_size, ) * 2
@@ -259,34 +244,24 @@ class SegCLIP(BaseSegmentor):
             self.backbone.patch_size, self.pretrain_grid, act=self.backbone.act_layer,
             **(decoder or {})) \
             if 'reconstruction' in self.losses else None
-        self.background, self.bg_thresh = bool(background), bg_thresh
-        self.top_k, self.templates = int(top_k), resolve_templates(templates)
-        self.slide_crop, self.slide_stride = int(slide_crop), int(slide_stride)
-        self.short_side = short_side
-        if int(window_batch) < 1:
-            raise ConfigError(f'window_batch must be a positive integer, got {window_batch}')
-        self.window_batch = int(window_batch)
+        self.top_k = int(top_k)
         self.similarity_scale = similarity_scale
-        self.class_names = resolve_class_names(class_names) if class_names else []
-        self._class_cache: tuple | None = None
 
     # ------------------------------------------------------------------ weights
     def init_weights(self) -> None:
-        super().init_weights()
+        super().init_weights()          # the towers load their CLIP weights themselves
         if self.text_pretrained is not None:
-            load_pretrained_tower(self.text, self.text_arch, self.text_pretrained, 'text',
-                                  'the SegCLIP text encoder')
             state, _ = load_clip_state_dict(self.text_arch, self.text_pretrained)
             if 'logit_scale' in state:
                 with torch.no_grad():
                     self.logit_scale.copy_(state['logit_scale'].float().reshape(()))
-        self._class_cache = None
 
     def lr_group(self, name: str) -> str:
-        """'low' (4e-6 in the reference) or 'high' (4e-3) for a parameter name: CLIP's
-        stage-1 blocks, the whole text tower and the logit scale are 'low'; the blocks
-        after the plug, the group module, ln_post/proj and the new heads are 'high'."""
-        if name.startswith(('text.', 'logit_scale')):
+        """'low' (4e-6 in the official recipe) or 'high' (4e-3) for a parameter name:
+        CLIP's stage-1 blocks, the whole text tower and the logit scale are 'low'; the
+        blocks after the plug, the group module, ln_post/proj and the new heads are
+        'high'."""
+        if name.startswith(('text_encoder.', 'logit_scale')):
             return 'low'
         prefix = 'backbone.visual.transformer.resblocks.'
         if name.startswith(prefix):
@@ -295,39 +270,30 @@ class SegCLIP(BaseSegmentor):
         return 'high'
 
     # --------------------------------------------------------------------- text
-    def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
-        return F.normalize(encode_text_tokens(self.text, tokens), dim=-1)
+    def _prompted(self, names: Sequence[str]) -> list[str]:
+        return list(names[1:]) if self.background else list(names)
+
+    @property
+    def class_names(self) -> list[str]:
+        return self._class_names
 
     def set_class_names(self, class_names: str | Sequence[str]) -> None:
-        self.class_names = resolve_class_names(class_names)
-        self._class_cache = None
+        self._class_names = resolve_class_names(class_names)
+        self.text_encoder.set_class_names(self._prompted(self._class_names))
 
-    def prompted_classes(self) -> list[str]:
-        return self.class_names[1:] if self.background else self.class_names
+    def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.text_encoder.encode_tokens(tokens), dim=-1)
 
     def class_embeddings(self) -> torch.Tensor:
-        """(T, D) embeddings of the prompted classes (template and synonym means),
-        computed once per class list and weights."""
-        names = self.prompted_classes()
-        if not names:
+        """(T, D) embeddings of the prompted classes, computed once per class list and
+        weights (the shared text path, ``langseg.models.clip.class_prompt_embeddings``)."""
+        if not self.text_encoder.class_names:
             raise ConfigError('SegCLIP zero-shot needs class_names (a list, a dataset key '
                               'or a vocabulary file)')
-        key = (tuple(names), tuple(self.templates))
-        if self._class_cache is not None and self._class_cache[0] == key:
-            return self._class_cache[1]
-        prompts, owner = [], []
-        for index, name in enumerate(names):
-            for word in split_synonyms(name):
-                prompts += [t.format(word) for t in self.templates]
-                owner += [index] * len(self.templates)
-        tokens = tokenize(prompts, self.text.context_length).to(self.logit_scale.device)
-        with torch.no_grad():                          # every prompt in one forward
-            feats = self.encode_text(tokens)
-        owner_t = torch.tensor(owner, device=feats.device)
-        sums = feats.new_zeros(len(names), feats.shape[-1]).index_add_(0, owner_t, feats)
-        emb = F.normalize(sums, dim=-1)                # mean direction of each class's prompts
-        self._class_cache = (key, emb)
-        return emb
+        return self.text_encoder()
+
+    def encode_vocabulary(self) -> None:
+        self.class_embeddings()
 
     # ------------------------------------------------------------------ training
     def _stack_field(self, data_samples, name: str) -> torch.Tensor:
@@ -338,24 +304,21 @@ class SegCLIP(BaseSegmentor):
                               'the image-text pipeline (PackImageTextInputs)') from None
 
     def loss(self, inputs: torch.Tensor, data_samples) -> dict:
-        self._class_cache = None           # the text weights change with every step
         with torch.no_grad():
             self.logit_scale.clamp_(0, self.max_log_scale)
         losses = {}
         out = self.backbone(inputs)
         if 'contrastive' in self.losses:
             tokens = self._stack_field(data_samples, 'text_tokens')
-            image = gather_with_grad(F.normalize(out['embeddings'][:, 0], dim=-1))
-            text = gather_with_grad(self.encode_text(tokens))
-            losses['loss_contrastive'] = self.loss_weights['contrastive'] * \
-                contrastive_loss(image, text, self.logit_scale.exp())
+            image = F.normalize(out['embeddings'][:, 0], dim=-1)
+            losses['loss_contrastive'] = self.loss_contrastive(
+                image, self.encode_text(tokens), self.logit_scale.exp())
         if 'superpixel' in self.losses:
             labels = self._stack_field(data_samples, 'superpixel_patches')
-            losses['loss_superpixel'] = self.loss_weights['superpixel'] * \
-                superpixel_kl_loss(out['hard'].transpose(1, 2), labels)
+            losses['loss_superpixel'] = self.loss_superpixel(out['hard'].transpose(1, 2),
+                                                             labels)
         if 'reconstruction' in self.losses:
-            losses['loss_reconstruction'] = self.loss_weights['reconstruction'] * \
-                self.reconstruction_loss(inputs)
+            losses['loss_reconstruction'] = self.reconstruction_loss(inputs)
         return losses
 
     def reconstruction_loss(self, inputs: torch.Tensor,
@@ -372,8 +335,7 @@ class SegCLIP(BaseSegmentor):
         target = patchify(inputs, self.backbone.patch_size)
         masked = torch.ones(b, n, device=inputs.device)
         masked.scatter_(1, keep, 0.0)
-        per_patch = ((pred - target)**2).mean(-1)
-        return (per_patch * masked).sum() / masked.sum()
+        return self.loss_reconstruction(pred, target, masked)
 
     # --------------------------------------------------------------- zero-shot
     def similarity_logit_scale(self) -> float:
@@ -383,10 +345,11 @@ class SegCLIP(BaseSegmentor):
             return float(self.similarity_scale)
         return float(self.logit_scale.detach().exp().clamp(max=math.exp(self.max_log_scale)))
 
-    def window_scores(self, windows: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+    def window_logits(self, windows: torch.Tensor) -> torch.Tensor:
         """Scores (B, [1 +] T, h, w) of a batch of windows (Sec. 2.5): the foreground class
         scores of each pixel's region and, with a background class, channel 0 the
         background indicator of :func:`background_indicator` (per window)."""
+        text = F.normalize(self.class_embeddings(), dim=-1)
         out = self.backbone(windows)
         b, _, h, w = windows.shape
         gh, gw = out['grid']
@@ -398,68 +361,12 @@ class SegCLIP(BaseSegmentor):
         probs = scores.softmax(-1)
         k = min(self.top_k, text.shape[0])
         top = (emb[:, 0] @ text.t()).topk(k, dim=-1).indices                     # B, k
-        keep = torch.zeros_like(probs[:, 0], dtype=torch.bool).scatter_(1, top, True)
+        keep = torch.zeros_like(probs[:, 0]).scatter(1, top, 1.0) > 0              # B, T
         region_scores = scores.masked_fill(~keep[:, None], -float('inf')).softmax(-1) * probs
         fg = torch.einsum('bhwl,blt->bthw', region_of_pixel, region_scores)
         if not self.background:
             return fg
         return torch.cat([background_indicator(fg, region_scores, self.bg_thresh), fg], 1)
 
-    def _logits(self, image: torch.Tensor) -> torch.Tensor:
-        """([1 +] T, H, W) window-averaged scores of one image (C, H, W)."""
-        text = self.class_embeddings()
-        size = image.shape[-2:]
-        if self.short_side and min(size) != self.short_side:
-            factor = self.short_side / min(size)
-            image = F.interpolate(image[None], size=[max(1, round(s * factor)) for s in size],
-                                  mode='bilinear', align_corners=False)[0]
-        _, h, w = image.shape
-        crop, stride = self.slide_crop, self.slide_stride
-        boxes = [(y, x) for y in window_starts(h, crop, stride)
-                 for x in window_starts(w, crop, stride)]
-        total = image.new_zeros(text.shape[0] + int(self.background), h, w)
-        count = image.new_zeros(1, h, w)
-        # every window has the same size (the last ones are shifted back inside), so they
-        # go through the encoder in batches of ``window_batch``
-        for start in range(0, len(boxes), self.window_batch):
-            chunk = boxes[start:start + self.window_batch]
-            wins = torch.stack([image[:, y:y + crop, x:x + crop] for y, x in chunk])
-            win_h, win_w = wins.shape[-2:]
-            for (y, x), window in zip(chunk, self.window_scores(wins, text)):
-                total[:, y:y + win_h, x:x + win_w] += window
-                count[:, y:y + win_h, x:x + win_w] += 1
-        scores = total / count
-        if scores.shape[-2:] != size:
-            scores = F.interpolate(scores[None], size=size, mode='bilinear',
-                                   align_corners=False)[0]
-        return scores
-
-    def predict(self, inputs: torch.Tensor, data_samples: list | None = None) -> list:
-        """Segment a (padded) batch: each image's valid region (``img_shape``) is scored
-        on its own, so padding never enters the short-side resize or a window, and the
-        scores are resized to ``ori_shape``."""
-        from mmseg.structures import SegDataSample
-        if data_samples is None:
-            data_samples = [SegDataSample(metainfo=dict(img_shape=inputs.shape[-2:],
-                                                         ori_shape=inputs.shape[-2:]))
-                            for _ in range(inputs.shape[0])]
-        for img, sample in zip(inputs, data_samples):
-            h, w = sample.metainfo.get('img_shape', img.shape[-2:])[:2]
-            with torch.no_grad():
-                seg = self._logits(img[:, :h, :w])
-            size = tuple(sample.metainfo.get('ori_shape', seg.shape[-2:])[:2])
-            if tuple(seg.shape[-2:]) != size:
-                seg = F.interpolate(seg[None], size=size, mode='bilinear',
-                                    align_corners=False)[0]
-            sample.set_data(dict(seg_logits=PixelData(data=seg),
-                                 pred_sem_seg=PixelData(data=seg.argmax(0, keepdim=True))))
-        return data_samples
-
-    def _forward(self, inputs: torch.Tensor, data_samples=None):
-        return self.backbone(inputs)['embeddings']
-
     def extract_feat(self, inputs: torch.Tensor):
         return self.backbone(inputs)
-
-    def encode_decode(self, inputs: torch.Tensor, batch_data_samples):
-        return torch.stack([self._logits(img) for img in inputs])

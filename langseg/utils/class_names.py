@@ -1,4 +1,4 @@
-"""Class-name lists of the benchmarks, by key.
+"""Class-name lists of the benchmarks, by key, and the vocabulary files.
 
 The lists of datasets mmseg ships come from its ``METAINFO`` (so labels and names never
 disagree); COCO-Object is background plus COCO-Stuff's 80 thing classes (the first 80 of
@@ -12,8 +12,7 @@ from mmseg.datasets import (ADE20KDataset, CityscapesDataset, COCOStuffDataset,
                             PascalContextDataset, PascalContextDataset59,
                             PascalVOCDataset)
 
-from ..utils.errors import ConfigError
-from .toy_shapes import TOY_CLASSES
+from .errors import ConfigError
 
 
 def _coco_object() -> tuple[str, ...]:
@@ -29,8 +28,17 @@ CLASS_NAMES: dict[str, tuple[str, ...]] = {
     'context59': tuple(PascalContextDataset59.METAINFO['classes']),
     'coco_stuff': tuple(COCOStuffDataset.METAINFO['classes']),
     'coco_object': _coco_object(),
-    'toy': TOY_CLASSES,
 }
+
+
+def register_class_names(key: str, names) -> None:
+    """Add a class-name list under ``key`` (datasets defined in langseg register theirs,
+    e.g. the toy shapes' ``'toy'``, when their module is imported)."""
+    names = tuple(str(n) for n in names)
+    if key in CLASS_NAMES and CLASS_NAMES[key] != names:
+        raise ConfigError(f'class-name list {key!r} is already registered with other '
+                          'names: expected a new key')
+    CLASS_NAMES[key] = names
 
 
 def get_class_names(key: str) -> tuple[str, ...]:
@@ -47,7 +55,7 @@ VOCABULARY_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'vocabularies')
 
 def read_vocabulary(path: str) -> list[str]:
     """Class names from a vocabulary file: a path, or a file name in
-    ``langseg/datasets/vocabularies/`` (``voc21.txt``: VOC with 26 background words on
+    ``langseg/utils/vocabularies/`` (``voc21.txt``: VOC with 26 background words on
     line 0, ...). One class per line, synonyms separated by ``;``, ``#`` comments."""
     full = osp.expanduser(path)
     if not osp.isfile(full):

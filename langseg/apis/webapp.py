@@ -1,0 +1,216 @@
+"""The web page: segment your own image by typing words (Flask; tools/webdemo.py serves it).
+
+Pages and API:
+
+* ``GET /``: the form (image upload, the words, a VFM choice, the probability threshold,
+  PAMR on/off, example images to try), and after ``POST /segment`` the overlay with its
+  legend and the table of class areas;
+* ``POST /api/segment`` (multipart: ``image``, ``words``, optional ``vfm``, ``threshold``,
+  ``pamr``, or ``example`` instead of ``image``): JSON ``{classes, areas: [{class,
+  fraction}], width, height, overlay_png_base64}``; errors are JSON ``{error}`` with a 4xx
+  status;
+* ``GET /health``: ``ok``.
+
+Every bad input (no image, an empty or non-image file, an upload over the limit, an image
+over the size limit, no words, a threshold that is not a number in [0, 1], an unknown VFM
+or example) is answered with one message (HTML-escaped on the page, as everything the user
+typed) and the server keeps serving. Requests run one at a time through the model (a lock);
+the server itself is threaded, so a slow request never blocks the page or ``/health``.
+"""
+from __future__ import annotations
+
+import base64
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..utils.errors import LangsegError, one_line
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>langseg: segment by words</title>
+<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}
+#error{color:#b00020;font-weight:bold} table{border-collapse:collapse}
+td,th{padding:2px 10px;text-align:left} .examples img{height:64px;margin-right:8px}
+fieldset{border:1px solid #ccc;margin-bottom:1em}</style></head>
+<body><h1>Segment an image by typing words</h1>
+<form id="form" method="post" action="/segment" enctype="multipart/form-data">
+<fieldset><legend>Image</legend>
+<p><input id="image" type="file" name="image" accept="image/*"></p>
+{% if examples %}<p class="examples">or an example:
+{% for name, uri in examples %}<label><input type="radio" name="example" value="{{ name }}"
+ id="example-{{ loop.index }}"><img alt="{{ name }}" src="{{ uri }}"></label>{% endfor %}
+ <label><input type="radio" name="example" value="" checked> none</label></p>{% endif %}
+</fieldset>
+<fieldset><legend>Words</legend>
+<p><input id="words" type="text" name="words" size="60" value="{{ words }}"
+ placeholder="cat; kitten, dog, sky"> classes separated by commas, synonyms by ;</p>
+</fieldset>
+<fieldset><legend>Settings</legend>
+<p>VFM <select id="vfm" name="vfm">{% for v in vfms %}<option value="{{ v }}"
+ {% if v == vfm %}selected{% endif %}>{{ v }}</option>{% endfor %}</select>
+ threshold <input id="threshold" name="threshold" size="5" value="{{ threshold }}">
+ (a pixel below this probability becomes the first class)
+ <label><input id="pamr" type="checkbox" name="pamr" value="on"
+ {% if pamr %}checked{% endif %}> PAMR refinement</label></p></fieldset>
+<p><button id="submit" type="submit">Segment</button></p></form>
+{% if error %}<p id="error">{{ error }}</p>{% endif %}
+{% if result %}<h2>{{ result.name }}</h2>
+<img id="overlay" alt="segmentation of {{ result.name }}" src="{{ result.uri }}">
+<table id="areas"><tr><th>class</th><th>area</th></tr>
+{% for name, fraction in result.areas %}<tr class="area"><td>{{ name }}</td>
+<td>{{ '%.1f' % (100 * fraction) }}%</td></tr>{% endfor %}</table>{% endif %}
+<p><small>Model: {{ model }}. Uploads up to {{ max_mb }} MB, images up to {{ max_side }} px.
+JSON API: POST /api/segment.</small></p>
+</body></html>"""
+
+
+@dataclass
+class WebSettings:
+    """What the server was started with."""
+
+    model_name: str
+    max_upload_mb: float = 10.0
+    max_side: int = 4096
+    vfms: list[str] = field(default_factory=lambda: ['default'])
+    examples: dict[str, np.ndarray] = field(default_factory=dict)
+    threshold: float | None = None
+
+
+def _png_uri(image: np.ndarray) -> str:
+    import cv2
+    ok, png = cv2.imencode('.png', np.ascontiguousarray(image[..., ::-1]))
+    return 'data:image/png;base64,' + base64.b64encode(png.tobytes()).decode()
+
+
+def create_app(segmenter_for: Callable[[str], object], settings: WebSettings):
+    """The Flask app. ``segmenter_for(vfm)`` returns an ``OpenVocabularySegmenter`` for a
+    name of ``settings.vfms`` (built lazily and kept by the caller)."""
+    from flask import Flask, jsonify, render_template_string, request
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    from . import class_areas, overlay_with_legend, parse_class_words, read_image
+
+    app = Flask('langseg-webdemo')
+    app.config['MAX_CONTENT_LENGTH'] = int(settings.max_upload_mb * 2**20)
+    lock = threading.Lock()
+    examples = {name: _png_uri(img) for name, img in settings.examples.items()}
+
+    def form_values() -> dict:
+        return dict(words=request.form.get('words', ''),
+                    vfm=request.form.get('vfm', settings.vfms[0]),
+                    threshold=request.form.get('threshold', '' if settings.threshold is None
+                                               else str(settings.threshold)),
+                    pamr=request.form.get('pamr') == 'on')
+
+    def page(status: int = 200, **values):
+        values = dict(dict(words='', vfm=settings.vfms[0], pamr=False, error=None,
+                           result=None, threshold='' if settings.threshold is None
+                           else settings.threshold), **values)
+        html = render_template_string(PAGE, vfms=settings.vfms, examples=list(examples.items()),
+                                      model=settings.model_name, max_mb=settings.max_upload_mb,
+                                      max_side=settings.max_side, **values)
+        return html, status
+
+    def segment() -> dict:
+        """Validate the request and segment it: the result for the page and the API."""
+        values = form_values()
+        example = request.form.get('example') or ''
+        upload = request.files.get('image')
+        if example:
+            if example not in settings.examples:
+                raise LangsegError(f'no example {example!r}: expected one of '
+                                   f'{", ".join(settings.examples) or "none"}')
+            image, name = settings.examples[example], example
+        else:
+            data = upload.read() if upload is not None else b''
+            if upload is None or (not data and not upload.filename):
+                raise LangsegError('no image was uploaded: choose an image file or an '
+                                   'example')
+            if not data:
+                raise LangsegError(f'the file {upload.filename} is empty (0 bytes): '
+                                   'expected a JPEG, PNG, BMP or WebP image')
+            image, name = read_image(data), upload.filename or 'upload'
+        if max(image.shape[:2]) > settings.max_side:
+            raise LangsegError(f'the image is {image.shape[1]}x{image.shape[0]} pixels: the '
+                               f'limit is {settings.max_side} on the longer side')
+        classes = parse_class_words(values['words'])
+        if values['vfm'] not in settings.vfms:
+            raise LangsegError(f'unknown VFM {values["vfm"]!r}: expected one of '
+                               f'{", ".join(settings.vfms)}')
+        threshold = None
+        if values['threshold'].strip():
+            try:
+                threshold = float(values['threshold'])
+            except ValueError:
+                threshold = -1.0
+            if not 0.0 <= threshold <= 1.0:
+                raise LangsegError(f'threshold {values["threshold"]!r}: expected a number '
+                                   'between 0 and 1')
+        with lock:
+            segmenter = segmenter_for(values['vfm'])
+            result = segmenter(image, classes, prob_thd=threshold,
+                               pamr=dict(num_iter=10, dilations=(8, 16))
+                               if values['pamr'] else False)
+        canvas = overlay_with_legend(image, result.labels, result.class_names)
+        return dict(name=name, uri=_png_uri(canvas),
+                    areas=class_areas(result.labels, result.class_names),
+                    width=int(image.shape[1]), height=int(image.shape[0]),
+                    classes=list(result.class_names), values=values)
+
+    @app.get('/')
+    def index():
+        return page()
+
+    @app.get('/health')
+    def health():
+        return 'ok', 200, {'Content-Type': 'text/plain'}
+
+    @app.post('/segment')
+    def segment_page():
+        try:
+            result = segment()
+        except LangsegError as exc:
+            return page(400, error=one_line(exc), **_keep(form_values()))
+        except Exception as exc:  # a bug: say so on the page, keep serving
+            app.logger.exception('segmentation failed')
+            return page(500, error=f'internal error: {type(exc).__name__}: {exc}',
+                        **_keep(form_values()))
+        return page(result=result, **_keep(result['values']))
+
+    @app.post('/api/segment')
+    def segment_api():
+        try:
+            result = segment()
+        except LangsegError as exc:
+            return jsonify(error=one_line(exc)), 400
+        except Exception as exc:
+            app.logger.exception('segmentation failed')
+            return jsonify(error=f'internal error: {type(exc).__name__}: {exc}'), 500
+        return jsonify(classes=result['classes'], width=result['width'],
+                       height=result['height'],
+                       areas=[dict(**{'class': n}, fraction=f) for n, f in result['areas']],
+                       overlay_png_base64=result['uri'].split(',', 1)[1])
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_exc):
+        message = (f'the upload is over the limit of {settings.max_upload_mb} MB: choose a '
+                   'smaller image')
+        if request.path.startswith('/api/'):
+            return jsonify(error=message), 413
+        return page(413, error=message)
+
+    @app.errorhandler(404)
+    def not_found(_exc):
+        return page(404, error=f'no page {request.path}')
+
+    return app
+
+
+def _keep(values: dict) -> dict:
+    return dict(words=values['words'], vfm=values['vfm'], threshold=values['threshold'],
+                pamr=values['pamr'])
+
+
+__all__ = ['PAGE', 'WebSettings', 'create_app']

@@ -1,0 +1,293 @@
+"""The one open-vocabulary inference path, shared by ProxyCLIP and SegCLIP.
+
+A method says only what differs, its window scores: :meth:`OpenVocabSegmentor.window_logits`
+(windows ``(B, 3, h, w)`` -> scores ``(B, Q, h, w)`` at the window size, one row per text
+query). Everything around it lives here, explicit pre- and post-processing
+(segment-anything's style):
+
+1. **pre**: each image's valid region (``img_shape``; padding never enters), optionally
+   resized to ``short_side`` (bilinear);
+2. **windows** (:class:`SlidingWindows`): mmseg's sliding-window rule
+   ``n = max(size - crop + stride - 1, 0) // stride + 1`` per axis with the last window
+   shifted back inside; each window zero-padded symmetrically to a multiple of
+   ``pad_multiple`` (ProxyCLIP's 56; 0: none) and the padding cut from its scores; the
+   windows of *all* images of the batch grouped by shape and scored ``window_batch_size``
+   at a time; per image the scores are summed and divided by the count map;
+3. **post** (:meth:`OpenVocabSegmentor.postprocess`): bilinear resize to ``ori_shape``;
+   optionally PAMR (``pamr=dict(num_iter=10, dilations=(8, 16))``, NACLIP's setting,
+   ``langseg.models.layers.pamr``) with the image resized to ``ori_shape``;
+   ``softmax(logit_scale * s)`` over the queries when ``logit_scale`` is set (ProxyCLIP's
+   40; SegCLIP: none, its scores already are probabilities); each class takes the max over
+   its synonym rows (``query_to_class``); argmax; pixels whose best probability is below
+   ``prob_thd`` become class 0 (the background). Without PAMR the resize and everything
+   after it run on bands of ``tile_rows`` output rows (bilinear by ``grid_sample``, equal
+   to the whole resize), so a 4000 x 3000 image never holds its Q x H x W logits at once;
+   ``keep_probs=False`` also skips the K x H x W probabilities (only the labels are kept).
+
+``tensor`` mode (:meth:`_forward`, what ``tools/get_flops.py`` traces) is the real graph of
+one window: the whole input padded to ``pad_multiple``, the method's window scores
+(dense features and the text classifier), the padding cut.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+from mmseg.models.segmentors.base import BaseSegmentor
+
+from ...utils.errors import ConfigError, LangsegError
+from ..layers.pamr import pamr
+
+
+def window_starts(size: int, crop: int, stride: int) -> list[int]:
+    """Start offsets of mmseg's sliding-window rule along one axis: ``n = max(size - crop
+    + stride - 1, 0) // stride + 1`` windows, the last shifted back inside."""
+    n = max(size - crop + stride - 1, 0) // stride + 1
+    return [max(min(i * stride + crop, size) - crop, 0) for i in range(n)]
+
+
+def symmetric_padding(h: int, w: int, multiple: int) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom) zero padding up to a multiple of ``multiple``."""
+    if multiple <= 1:
+        return 0, 0, 0, 0
+    ph, pw = (-h) % multiple, (-w) % multiple
+    return pw // 2, pw - pw // 2, ph // 2, ph - ph // 2
+
+
+def _pair(value: int | Sequence[int]) -> tuple[int, int]:
+    return tuple(int(v) for v in value) if isinstance(value, (list, tuple)) \
+        else (int(value), int(value))
+
+
+class SlidingWindows:
+    """Batched sliding-window scoring of several images (see the module docstring).
+
+    Args:
+        crop, stride: window size and stride (int or (h, w)).
+        pad_multiple: zero-pad each window symmetrically to a multiple of this (0: none).
+        batch_size: windows per call of the scoring function; ``'auto'``: 16 on CUDA, 3
+            on CPU (larger batches measured slower on a CPU, docs/benchmarks.md).
+    """
+
+    def __init__(self, crop: int | Sequence[int], stride: int | Sequence[int],
+                 pad_multiple: int = 0, batch_size: int | str = 'auto') -> None:
+        self.crop, self.stride = _pair(crop), _pair(stride)
+        if min(self.crop) < 1 or min(self.stride) < 1:
+            raise ConfigError(f'slide_crop {self.crop} and slide_stride {self.stride} must be '
+                              'positive')
+        if batch_size != 'auto' and int(batch_size) < 1:
+            raise ConfigError(f"window_batch_size must be >= 1 or 'auto', got {batch_size}")
+        self.pad_multiple = int(pad_multiple)
+        self.batch_size = batch_size if batch_size == 'auto' else int(batch_size)
+
+    def boxes(self, h: int, w: int) -> list[tuple[int, int, int, int]]:
+        """(y1, y2, x1, x2) of every window of an h x w image."""
+        (ch, cw), (sh, sw) = self.crop, self.stride
+        return [(y, min(y + ch, h), x, min(x + cw, w))
+                for y in window_starts(h, ch, sh) for x in window_starts(w, cw, sw)]
+
+    def __call__(self, images: Sequence[torch.Tensor],
+                 score: Callable[[torch.Tensor], torch.Tensor]) -> list[torch.Tensor]:
+        """Window-averaged scores (Q, H_i, W_i) of each image (3, H_i, W_i)."""
+        jobs: dict[tuple[int, int], list] = {}
+        for idx, img in enumerate(images):
+            for box in self.boxes(*img.shape[-2:]):
+                jobs.setdefault((box[1] - box[0], box[3] - box[2]), []).append((idx, box))
+        sums: list[torch.Tensor | None] = [None] * len(images)
+        counts = [img.new_zeros(1, *img.shape[-2:]) for img in images]
+        batch_size = self.batch_size
+        if batch_size == 'auto':
+            batch_size = 16 if images[0].device.type == 'cuda' else 3
+        for (wh, ww), items in jobs.items():
+            left, right, top, bottom = symmetric_padding(wh, ww, self.pad_multiple)
+            for start in range(0, len(items), batch_size):
+                chunk = items[start:start + batch_size]
+                crops = torch.stack([images[i][:, y1:y2, x1:x2]
+                                     for i, (y1, y2, x1, x2) in chunk])
+                if left or right or top or bottom:
+                    crops = F.pad(crops, (left, right, top, bottom))
+                scores = score(crops).float()[:, :, top:top + wh, left:left + ww]
+                for (i, (y1, y2, x1, x2)), s in zip(chunk, scores):
+                    if sums[i] is None:
+                        sums[i] = images[i].new_zeros(s.shape[0], *images[i].shape[-2:])
+                    sums[i][:, y1:y2, x1:x2] += s
+                    counts[i][:, y1:y2, x1:x2] += 1
+        return [s / c for s, c in zip(sums, counts)]
+
+
+class OpenVocabSegmentor(BaseSegmentor):
+    """Base class of the training-free / zero-shot segmentors (see the module docstring).
+
+    Args:
+        slide_crop, slide_stride: sliding windows (int or (h, w)).
+        pad_multiple: windows are zero-padded to a multiple of this (0: none).
+        window_batch_size: windows per forward (int or ``'auto'``).
+        short_side: resize each image to this short side first (``None``: as given; the
+            configs usually resize in the data pipeline).
+        logit_scale: ``softmax(logit_scale * s)`` over the queries after the windows are
+            merged (``None``: the scores are kept as they are).
+        prob_thd: pixels whose best class probability is below it become class 0.
+        pamr: PAMR settings (``dict(num_iter=10, dilations=(8, 16))``) or ``None``.
+        tile_rows: output rows per band of the post-processing (memory bound).
+        keep_probs: store the class probabilities as ``seg_logits`` (else only labels).
+        data_preprocessor, init_cfg: as for mmseg's segmentors.
+
+    Subclasses implement :meth:`window_logits` and the vocabulary (:attr:`class_names`,
+    :meth:`set_class_names`, :meth:`query_to_class`, :meth:`encode_vocabulary`).
+    """
+
+    def __init__(self, slide_crop: int | Sequence[int] = 336,
+                 slide_stride: int | Sequence[int] = 112, pad_multiple: int = 0,
+                 window_batch_size: int | str = 'auto', short_side: int | None = None,
+                 logit_scale: float | None = None, prob_thd: float = 0.0,
+                 pamr: dict | None = None, tile_rows: int = 512, keep_probs: bool = True,
+                 data_preprocessor: dict | None = None, init_cfg: dict | None = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if pamr is not None:
+            unknown = set(pamr) - {'num_iter', 'dilations'}
+            if unknown:
+                raise ConfigError(f'pamr settings {sorted(unknown)} are unknown: expected '
+                                  'num_iter, dilations')
+            pamr = dict(num_iter=int(pamr.get('num_iter', 10)),
+                        dilations=tuple(int(d) for d in pamr.get('dilations', (8, 16))))
+        self.pamr = pamr
+        self.tile_rows = max(1, int(tile_rows))
+        self.keep_probs = bool(keep_probs)
+        self.windows = SlidingWindows(slide_crop, slide_stride, pad_multiple,
+                                      window_batch_size)
+        self.short_side = int(short_side) if short_side else None
+        self.logit_scale_post = None if logit_scale is None else float(logit_scale)
+        self.prob_thd = float(prob_thd)
+
+    # ------------------------------------------------------------ method interface
+    def window_logits(self, windows: torch.Tensor) -> torch.Tensor:
+        """Scores (B, Q, h, w) of windows (B, 3, h, w), at the window size."""
+        raise NotImplementedError
+
+    @property
+    def class_names(self) -> list[str]:
+        raise NotImplementedError
+
+    def set_class_names(self, class_names: str | Sequence[str]) -> None:
+        raise NotImplementedError
+
+    def query_to_class(self) -> torch.Tensor | None:
+        """The class of each query row, or ``None`` when rows are classes."""
+        return None
+
+    def encode_vocabulary(self) -> None:
+        """Compute (or fetch the cached) text side once, before the windows."""
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    # ------------------------------------------------------------- shared pipeline
+    def _resized(self, image: torch.Tensor) -> torch.Tensor:
+        size = image.shape[-2:]
+        if not self.short_side or min(size) == self.short_side:
+            return image
+        factor = self.short_side / min(size)
+        new = [max(1, round(s * factor)) for s in size]
+        return F.interpolate(image[None], size=new, mode='bilinear', align_corners=False)[0]
+
+    @torch.no_grad()
+    def image_logits(self, images: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Window-averaged scores (Q, H_i, W_i) of each image (3, H_i, W_i), at its size
+        (the short-side resize undone)."""
+        self.encode_vocabulary()
+        resized = [self._resized(img) for img in images]
+        out = self.windows(resized, self.window_logits)
+        return [o if o.shape[-2:] == img.shape[-2:] else
+                F.interpolate(o[None], size=img.shape[-2:], mode='bilinear',
+                              align_corners=False)[0] for o, img in zip(out, images)]
+
+    def _classify(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores (Q, h, w) at the output size -> class scores (K, h, w), labels (h, w)."""
+        probs = logits if self.logit_scale_post is None else \
+            torch.softmax(logits * self.logit_scale_post, dim=0)
+        owner = self.query_to_class()
+        if owner is not None and probs.shape[0] != self.num_classes:
+            merged = probs.new_full((self.num_classes, *probs.shape[1:]), -float('inf'))
+            index = owner.to(probs.device)[:, None, None].expand_as(probs)
+            probs = merged.scatter_reduce(0, index, probs, reduce='amax', include_self=True)
+        best, labels = probs.max(dim=0)
+        if self.prob_thd > 0:
+            labels[best < self.prob_thd] = 0
+        return probs, labels
+
+    def postprocess(self, logits: torch.Tensor, size: Sequence[int],
+                    image: torch.Tensor | None = None
+                    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """Merged scores (Q, h, w) -> class scores (K, H, W) at ``size`` (``None`` with
+        ``keep_probs=False``) and the labels (H, W): resize, PAMR on ``image`` (its
+        normalised pixels, any size), scaled softmax, synonym max, argmax, threshold."""
+        size = tuple(int(s) for s in size)
+        if self.pamr is not None and image is not None:
+            full = F.interpolate(logits[None], size=size, mode='bilinear',
+                                 align_corners=False)
+            guide = F.interpolate(image[None].float(), size=size, mode='bilinear',
+                                  align_corners=False)
+            probs, labels = self._classify(pamr(guide, full, **self.pamr)[0])
+            return (probs if self.keep_probs else None), labels
+        h, w = size
+        labels = torch.empty(h, w, dtype=torch.long, device=logits.device)
+        probs = None
+        xs = (torch.arange(w, device=logits.device, dtype=torch.float32) + 0.5) / w * 2 - 1
+        for top in range(0, h, self.tile_rows):
+            rows = torch.arange(top, min(top + self.tile_rows, h), device=logits.device,
+                                dtype=torch.float32)
+            ys = (rows + 0.5) / h * 2 - 1
+            grid = torch.stack(torch.meshgrid(ys, xs, indexing='ij')[::-1], dim=-1)
+            band = F.grid_sample(logits[None].float(), grid[None], mode='bilinear',
+                                 padding_mode='border', align_corners=False)[0]
+            band_probs, band_labels = self._classify(band)
+            labels[top:top + len(rows)] = band_labels
+            if self.keep_probs:
+                if probs is None:
+                    probs = band_probs.new_empty(band_probs.shape[0], h, w)
+                probs[:, top:top + len(rows)] = band_probs
+        return probs, labels
+
+    def predict(self, inputs: torch.Tensor, data_samples: list | None = None) -> list:
+        """Segment a (padded) batch: every image's valid region is windowed on its own,
+        the windows of all images batched together."""
+        from mmseg.structures import SegDataSample
+        if data_samples is None:
+            data_samples = [SegDataSample(metainfo=dict(img_shape=inputs.shape[-2:],
+                                                         ori_shape=inputs.shape[-2:]))
+                            for _ in range(inputs.shape[0])]
+        images = []
+        for img, sample in zip(inputs, data_samples):
+            h, w = sample.metainfo.get('img_shape', img.shape[-2:])[:2]
+            images.append(img[:, :h, :w])
+        for logits, image, sample in zip(self.image_logits(images), images, data_samples):
+            size = sample.metainfo.get('ori_shape', logits.shape[-2:])[:2]
+            probs, labels = self.postprocess(logits, size, image)
+            sample.set_data(dict(pred_sem_seg=PixelData(data=labels[None])))
+            if probs is not None:
+                sample.set_data(dict(seg_logits=PixelData(data=probs)))
+        return data_samples
+
+    def _forward(self, inputs: torch.Tensor, data_samples: list | None = None
+                 ) -> torch.Tensor:
+        """The real graph of one window (what the FLOPs tool traces): the input padded to
+        ``pad_multiple``, the method's window scores, the padding cut."""
+        self.encode_vocabulary()
+        h, w = inputs.shape[-2:]
+        left, right, top, bottom = symmetric_padding(h, w, self.windows.pad_multiple)
+        logits = self.window_logits(F.pad(inputs, (left, right, top, bottom)))
+        return logits[:, :, top:top + h, left:left + w]
+
+    def encode_decode(self, inputs: torch.Tensor, batch_img_metas: list) -> torch.Tensor:
+        return self._forward(inputs)
+
+    def extract_feat(self, inputs: torch.Tensor):
+        raise NotImplementedError
+
+    def loss(self, inputs: torch.Tensor, data_samples: list) -> dict:
+        raise LangsegError(f'{type(self).__name__} is training-free: evaluate it with '
+                           'tools/test.py CONFIG (no checkpoint), or use tools/demo.py / '
+                           'tools/webdemo.py')
