@@ -98,8 +98,8 @@ def main() -> None:
         parts = ', '.join(f'{k} {v:.2f}' for k, v in r['by_module'].items())
         print(f'{name}: by module (GFLOPs): {parts}')
         if r['text_gflops']:
-            print(f"{name}: frozen text encoder (uncached, all classes): "
-                  f"{r['text_gflops']:.2f} GFLOPs, excluded from GFLOPs")
+            print(f"{name}: text encoder, one uncached pass over all class prompts (cached at "
+                  f"inference): {r['text_gflops']:.2f} GFLOPs, excluded from GFLOPs")
         ops = ', '.join(f'{k} x{v}' for k, v in r['unsupported_ops'].items()) or 'none'
         print(f'{name}: unsupported ops (counted as 0): {ops}')
     print(f'Counted with fvcore (1 multiply-add = 1 flop), attention included, batch 1; '
