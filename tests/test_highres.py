@@ -10,6 +10,8 @@ import textwrap
 import pytest
 import torch
 
+from langseg.utils.precision import cpu_supports_bf16
+
 from .conftest import REPO, tool_env, write_config
 
 TINY = """
@@ -51,10 +53,9 @@ def test_4000x3000_image_runs_within_4_gb(tmp_path):
     assert result['peak_mb'] < 4096
 
 
-@pytest.mark.skipif(not torch.cpu._is_avx512_bf16_supported()
-                    if hasattr(torch.cpu, '_is_avx512_bf16_supported') else True,
-                    reason='this CPU has no native bf16 (AVX-512 BF16): bf16 would be '
-                           'emulated, the check is for CPUs that run it')
+@pytest.mark.skipif(not cpu_supports_bf16(),
+                    reason='this CPU has no native bf16 (AVX-512 BF16 or AMX): bf16 would '
+                           'be emulated, the check is for CPUs that run it')
 def test_bf16_on_the_cpu_agrees_with_fp32():
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS

@@ -22,6 +22,8 @@ that cannot use it fails loudly instead of doing nothing.
 """
 from __future__ import annotations
 
+from abc import abstractmethod
+
 from dataclasses import dataclass, field, fields
 from typing import Any, Sequence
 
@@ -80,9 +82,9 @@ class BaseFusion(BaseModule):
             raise ConfigError(f'{type(self).__name__} reads unknown train-state fields '
                               f'{sorted(unknown)}: expected {TrainState.field_names()}')
 
+    @abstractmethod
     def neck_in_channels(self) -> list[int]:
         """Channels of the maps the neck receives."""
-        raise NotImplementedError
 
     def backbone_embeddings(self, features: Sequence) -> tuple[torch.Tensor, torch.Tensor]:
         """The backbone's (global (B, C), dense (B, C, H, W)) embeddings."""
@@ -93,10 +95,12 @@ class BaseFusion(BaseModule):
         global_emb, dense = features[len(self.in_channels)]
         return global_emb, dense
 
+    @abstractmethod
     def forward(self, features: Sequence, text: torch.Tensor,
                 data_samples: list | None = None,
                 state: TrainState | None = None) -> FusionOutput:
-        raise NotImplementedError
+        """The fused maps (and score map) of one batch; ``state`` is the segmentor's
+        :class:`TrainState` (``None`` outside training)."""
 
     def loss(self, output: FusionOutput, data_samples: list) -> dict[str, torch.Tensor]:
         """The module's own losses (and logged scalars without 'loss' in their name)."""

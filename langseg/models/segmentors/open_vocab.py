@@ -30,6 +30,8 @@ one window: the whole input padded to ``pad_multiple``, the method's window scor
 """
 from __future__ import annotations
 
+from abc import abstractmethod
+
 from typing import Callable, Sequence
 
 import torch
@@ -162,16 +164,18 @@ class OpenVocabSegmentor(BaseSegmentor):
         self.prob_thd = float(prob_thd)
 
     # ------------------------------------------------------------ method interface
+    @abstractmethod
     def window_logits(self, windows: torch.Tensor) -> torch.Tensor:
         """Scores (B, Q, h, w) of windows (B, 3, h, w), at the window size."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def class_names(self) -> list[str]:
-        raise NotImplementedError
+        """The class names (synonyms joined) the prediction's channels stand for."""
 
+    @abstractmethod
     def set_class_names(self, class_names: str | Sequence[str]) -> None:
-        raise NotImplementedError
+        """Replace the vocabulary (the text side is re-encoded on next use)."""
 
     def query_to_class(self) -> torch.Tensor | None:
         """The class of each query row, or ``None`` when rows are classes."""
@@ -285,7 +289,11 @@ class OpenVocabSegmentor(BaseSegmentor):
         return self._forward(inputs)
 
     def extract_feat(self, inputs: torch.Tensor):
-        raise NotImplementedError
+        """mmseg's abstract hook: an open-vocabulary segmentor scores windows against text
+        and has no feature pyramid to return."""
+        raise LangsegError(f'{type(self).__name__} has no feature pyramid (extract_feat): '
+                           'it scores sliding windows against the class text; use '
+                           "window_logits(windows) or forward(..., mode='tensor')")
 
     def loss(self, inputs: torch.Tensor, data_samples: list) -> dict:
         raise LangsegError(f'{type(self).__name__} is training-free: evaluate it with '
