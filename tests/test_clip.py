@@ -243,3 +243,108 @@ def test_tag_that_cannot_be_downloaded_names_it_and_the_file_route(monkeypatch):
     with pytest.raises(ConfigError, match='file does not exist'):
         loading.resolve_pretrained('RN50', '/no/such/file.pt')
     assert not osp.exists('/no/such/file.pt')
+
+
+# ------------------------------------------------------------- activation of files
+class _Lines(list):
+    """The warning lines MMLogger (print_log(logger='current')) emits meanwhile."""
+
+    def __enter__(self):
+        import logging
+
+        from mmengine.logging import MMLogger
+        lines = self
+
+        class Handler(logging.Handler):
+            def emit(self, record):
+                lines.append(record.getMessage())
+
+        self.logger = MMLogger.get_current_instance()
+        self.handler = Handler(level=logging.WARNING)
+        self.logger.addHandler(self.handler)
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self.handler)
+
+
+def _tower_features(arch, pretrained, quick_gelu=None):
+    """Image and text features of towers built from configs as a run builds them."""
+    from langseg.registry import MODELS
+    backbone = MODELS.build(dict(type='CLIPViT', arch=arch, pretrained=pretrained,
+                                 quick_gelu=quick_gelu, input_resolution=64,
+                                 out_indices=(0, 1, 2, 3), norm_cfg=dict(type='BN')))
+    text = MODELS.build(dict(type='FrozenCLIPTextEncoder', arch=arch, pretrained=pretrained,
+                             quick_gelu=quick_gelu, class_names=['cat']))
+    backbone.init_weights()
+    text.init_weights()
+    torch.manual_seed(1)
+    image, tokens = torch.randn(2, 3, 64, 64), tokenize(['a photo of a cat.', 'a dog'], 77)
+    with torch.no_grad():
+        return backbone.eval().visual(image), text.text(tokens), (image, tokens)
+
+
+def test_local_quickgelu_weights_load_as_the_tag_does(tmp_path, monkeypatch):
+    """A QuickGELU tower saved to files gives the features of the tag path, by every rule
+    that can tell; a file that cannot tell gives GELU and exactly one warning line."""
+    ref = random_clip('tiny-vit-quickgelu')
+    assert isinstance(ref.visual.transformer.resblocks[0].mlp.gelu, open_clip.model.QuickGELU)
+    state = ref.state_dict()
+    plain = tmp_path / 'plain' / 'tiny.pt'
+    keys = tmp_path / 'keys' / 'tiny.pt'
+    hub = tmp_path / 'hub' / 'open_clip_pytorch_model.bin'
+    for path in (plain, keys, hub):
+        path.parent.mkdir()
+    torch.save(state, plain)
+    torch.save(dict(state, input_resolution=torch.tensor(64), context_length=torch.tensor(77),
+                    vocab_size=torch.tensor(49408)), keys)  # an OpenAI archive's state dict
+    torch.save(state, hub)
+    import json
+    (hub.parent / 'open_clip_config.json').write_text(json.dumps(
+        {'model_cfg': dict(get_clip_config('tiny-vit'), quick_gelu=True)}))
+    # the tag path: open_clip's pretrained config says QuickGELU (as for 'openai')
+    real_cfg = open_clip.get_pretrained_cfg
+    monkeypatch.setattr(open_clip, 'get_pretrained_cfg', lambda arch, tag: dict(
+        url='', quick_gelu=True) if tag == 'test-openai' else real_cfg(arch, tag))
+    monkeypatch.setattr(open_clip, 'download_pretrained', lambda cfg, **kw: str(plain))
+
+    image, tokens = torch.randn(2, 3, 64, 64), None
+    with _Lines() as lines:
+        tag_img, tag_txt, (image, tokens) = _tower_features('tiny-vit', 'test-openai')
+        with torch.no_grad():
+            torch.testing.assert_close(tag_img, ref.visual(image), rtol=0, atol=1e-6)
+            torch.testing.assert_close(tag_txt, ref.encode_text(tokens), rtol=0, atol=1e-6)
+        for arch, path, quick_gelu in (('tiny-vit', keys, None), ('tiny-vit', hub, None),
+                                       ('tiny-vit-quickgelu', plain, None),
+                                       ('tiny-vit', plain, True)):
+            img, txt, _ = _tower_features(arch, str(path), quick_gelu)
+            torch.testing.assert_close(img, tag_img, rtol=0, atol=0)
+            torch.testing.assert_close(txt, tag_txt, rtol=0, atol=0)
+        assert not [line for line in lines if 'activation' in line]
+        # a plain state dict under an architecture that names nothing: GELU, one warning
+        # (two towers, built twice), saying the choice and how to make the other
+        for _ in range(2):
+            img, txt, _ = _tower_features('tiny-vit', str(plain))
+        assert (img - tag_img).abs().max() > 1e-3 and (txt - tag_txt).abs().max() > 1e-3
+        warned = [line for line in lines if 'activation' in line]
+        assert len(warned) == 1 and '\n' not in warned[0], warned
+        assert str(plain) in warned[0] and 'using GELU' in warned[0]
+        assert "arch='tiny-vit-quickgelu' or quick_gelu=True" in warned[0]
+        # naming GELU silences it
+        _tower_features('tiny-vit', str(plain), quick_gelu=False)
+        assert len([line for line in lines if 'activation' in line]) == 1
+
+
+def test_sidecar_saying_gelu_and_a_bad_sidecar(tmp_path):
+    import json
+    path = tmp_path / 'open_clip_pytorch_model.bin'
+    torch.save(random_clip('tiny-vit').state_dict(), path)
+    sidecar = tmp_path / 'open_clip_config.json'
+    sidecar.write_text(json.dumps({'model_cfg': get_clip_config('tiny-vit')}))
+    assert loading.weights_file_quick_gelu(str(path))[0] is False
+    with _Lines() as lines:
+        assert not loading.clip_weights_quick_gelu('tiny-vit', str(path), None, None)
+    assert not lines
+    sidecar.write_text('{not json')
+    with pytest.raises(ConfigError, match='open_clip_config.json beside the CLIP weights'):
+        loading.weights_file_quick_gelu(str(path))

@@ -115,9 +115,11 @@ def is_torchscript(path: str) -> bool:
                    for name in archive.namelist())
 
 
-def state_dict_of(checkpoint: Any, source: str = 'the file') -> dict[str, torch.Tensor]:
+def state_dict_of(checkpoint: Any, source: str = 'the file',
+                  keep_openai_extras: bool = False) -> dict[str, torch.Tensor]:
     """The flat state dict inside a loaded checkpoint: unwraps ``state_dict`` / ``model`` /
-    ``module`` containers (nested too) and strips a DDP ``module.`` prefix."""
+    ``module`` containers (nested too) and strips a DDP ``module.`` prefix (and OpenAI's
+    non-tensor entries unless ``keep_openai_extras``)."""
     while isinstance(checkpoint, dict):
         inner = next((checkpoint[k] for k in _CONTAINER_KEYS
                       if isinstance(checkpoint.get(k), dict)), None)
@@ -129,7 +131,26 @@ def state_dict_of(checkpoint: Any, source: str = 'the file') -> dict[str, torch.
                               "an mmengine checkpoint with a 'state_dict' entry")
     if checkpoint and all(k.startswith('module.') for k in checkpoint):
         checkpoint = {k[len('module.'):]: v for k, v in checkpoint.items()}
-    return {k: v for k, v in checkpoint.items() if k not in _OPENAI_EXTRA_KEYS}
+    return {k: v for k, v in checkpoint.items()
+            if keep_openai_extras or k not in _OPENAI_EXTRA_KEYS}
+
+
+def has_openai_extra_keys(path: str) -> bool:
+    """Whether the state dict in ``path`` carries OpenAI's non-tensor entries
+    (``input_resolution``, ``context_length``, ``vocab_size``): what the state dict of one of
+    OpenAI's CLIP archives holds (e.g. ``torch.save(torch.jit.load('ViT-B-16.pt')
+    .state_dict(), ...)``). Torch files are memory-mapped (tensors are not read) where
+    their format allows it; ``.safetensors`` files never hold these entries."""
+    path = osp.expanduser(str(path))
+    if path.endswith('.safetensors'):
+        return False
+    try:
+        with torch.serialization.safe_globals(MMENGINE_CHECKPOINT_GLOBALS):
+            checkpoint = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+    except Exception:  # an old-format file cannot be mapped: read it (one-line errors)
+        checkpoint = load_checkpoint_file(path)
+    keys = state_dict_of(checkpoint, path, keep_openai_extras=True)
+    return any(k in keys for k in _OPENAI_EXTRA_KEYS)
 
 
 def read_state_dict(path: str, allow_torchscript: bool = False
@@ -199,6 +220,7 @@ def load_state_dict_checked(module: torch.nn.Module, state: dict[str, torch.Tens
     return dict(report, skipped=skipped)
 
 
-__all__ = ['MMENGINE_CHECKPOINT_GLOBALS', 'compare_state_dicts', 'is_torchscript',
+__all__ = ['MMENGINE_CHECKPOINT_GLOBALS', 'compare_state_dicts', 'has_openai_extra_keys',
+           'is_torchscript',
            'key_report_text', 'load_checkpoint_file', 'load_state_dict_checked',
            'read_state_dict', 'state_dict_of', 'summarise_keys']

@@ -46,6 +46,8 @@ class CLIPResNet(BaseModule):
             global token; CLIP-SP). See ``DenseAttentionPool2d``.
         pos_interp: how the pool's positional grid is resized, on loading and at run time
             (``'bilinear'``: DenseCLIP's; ``langseg.models.layers.pos_embed``).
+        quick_gelu: the tower's activation (QuickGELU or GELU); ``None`` decides from the
+            weights, then the architecture (``langseg.models.clip.loading``).
     """
 
     def __init__(self,
@@ -58,6 +60,7 @@ class CLIPResNet(BaseModule):
                  input_resolution: int | None = None,
                  dense_mode: str = 'attention',
                  pos_interp: str | dict = 'bilinear',
+                 quick_gelu: bool | None = None,
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         cfg = get_clip_config(arch)
@@ -69,7 +72,8 @@ class CLIPResNet(BaseModule):
         self.with_embeddings = with_embeddings
         self.norm_eval = norm_eval
         self.pos_interp = pos_interp
-        self.visual = build_visual_tower(arch, pretrained, image_size=input_resolution)
+        self.visual = build_visual_tower(arch, pretrained, quick_gelu,
+                                         image_size=input_resolution)
         pool = self.visual.attnpool
         if with_embeddings:
             grid = int(round((pool.positional_embedding.shape[0] - 1)**0.5))

@@ -55,6 +55,8 @@ class CLIPViT(BaseModule):
             (``'bilinear'``: DenseCLIP's; ``langseg.models.layers.pos_embed``).
         double_class_embedding: add the class embedding a second time into the class
             token's position, as the official DenseCLIP code does (off: a defect).
+        quick_gelu: the tower's activation (QuickGELU or GELU); ``None`` decides from the
+            weights, then the architecture (``langseg.models.clip.loading``).
     """
 
     def __init__(self,
@@ -67,6 +69,7 @@ class CLIPViT(BaseModule):
                  norm_cfg: dict = dict(type='SyncBN', requires_grad=True),
                  pos_interp: str | dict = 'bilinear',
                  double_class_embedding: bool = False,
+                 quick_gelu: bool | None = None,
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         cfg = get_clip_config(arch)
@@ -80,7 +83,8 @@ class CLIPViT(BaseModule):
         self.with_embeddings = with_embeddings
         self.pos_interp = pos_interp
         self.double_class_embedding = bool(double_class_embedding)
-        self.visual = build_visual_tower(arch, pretrained, image_size=input_resolution)
+        self.visual = build_visual_tower(arch, pretrained, quick_gelu,
+                                         image_size=input_resolution)
         width = self.visual.transformer.width
         depth = len(self.visual.transformer.resblocks)
         if max(self.out_indices) >= depth:

@@ -159,6 +159,8 @@ class SemanticGroupViT(BaseModule):
         num_centers, num_cross_attn, tau: of the group module (8, 2, 0.9).
         frozen: parameter names (prefixes under ``visual.``) kept frozen (the official code:
             patch embedding, class embedding, positional embedding, ln_pre).
+        quick_gelu: the tower's activation (QuickGELU or GELU); ``None`` decides from the
+            weights, then the architecture (``langseg.models.clip.loading``).
     """
 
     def __init__(self, arch: str | dict = 'ViT-B-16', pretrained: str | None = None,
@@ -166,13 +168,14 @@ class SemanticGroupViT(BaseModule):
                  tau: float = 0.9,
                  frozen: Sequence[str] = ('conv1', 'class_embedding',
                                           'positional_embedding', 'ln_pre'),
+                 quick_gelu: bool | None = None,
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         cfg = get_clip_config(arch)
         if is_resnet(cfg):
             raise ConfigError(f'SegCLIP needs a CLIP ViT, got {arch!r}')
-        self.arch, self.pretrained = arch, pretrained
-        self.visual = build_visual_tower(arch, pretrained)
+        self.arch, self.pretrained, self.quick_gelu = arch, pretrained, quick_gelu
+        self.visual = build_visual_tower(arch, pretrained, quick_gelu)
         blocks = self.visual.transformer.resblocks
         if not 0 < plug_layer < len(blocks):
             raise ConfigError(f'plug_layer must be in 1..{len(blocks) - 1} for {arch!r} '

@@ -7,7 +7,8 @@ An architecture is a plain dict in open_clip's format::
          quick_gelu=False)
 
 A name ('RN50', 'ViT-B-16', 'ViT-H-14', ...) is looked up in open_clip's bundled configs
-(no download); :data:`TINY_CLIP_ARCHITECTURES` adds random-weight architectures small
+(no download); any name takes the suffix ``-quickgelu`` (``tiny-vit-quickgelu``), which
+sets ``quick_gelu=True`` where open_clip has no such config itself; :data:`TINY_CLIP_ARCHITECTURES` adds random-weight architectures small
 enough for CPU tests. Any dict in the same format may be passed instead of a name.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import open_clip
 
 from ...utils.errors import ConfigError
 
+_QUICKGELU = '-quickgelu'
 _TINY_TEXT = dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=2)
 
 #: Tiny random architectures for tests and CPU runs.
@@ -50,6 +52,10 @@ def get_clip_config(arch: str | dict[str, Any]) -> dict[str, Any]:
         cfg = copy.deepcopy(TINY_CLIP_ARCHITECTURES[arch])
     else:
         found = open_clip.get_model_config(arch)
+        base = arch[:-len(_QUICKGELU)] if str(arch).endswith(_QUICKGELU) else None
+        if found is None and base:
+            base_cfg = (TINY_CLIP_ARCHITECTURES.get(base) or open_clip.get_model_config(base))
+            found = dict(base_cfg, quick_gelu=True) if base_cfg is not None else None
         if found is None:
             names = list(TINY_CLIP_ARCHITECTURES) + open_clip.list_models()
             close = difflib.get_close_matches(str(arch), names, n=5, cutoff=0.5)

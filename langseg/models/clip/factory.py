@@ -24,13 +24,15 @@ def build_visual_tower(arch: str | dict, pretrained: str | None = None,
 
     ``image_size`` overrides the resolution the tower's positional embedding is stored for
     (a ViT built for 512 px keeps a 32x32 grid of positions; pretrained 224 px weights are
-    resized into it when loaded). ``quick_gelu``: ``None`` decides from the weights.
+    resized into it when loaded). ``quick_gelu``: ``None`` decides from the weights, then
+    the architecture (``langseg.models.clip.loading``: a file that cannot tell, under an
+    architecture that names nothing, gives GELU and one warning).
     """
     cfg = get_clip_config(arch)
     vision_cfg: dict[str, Any] = dict(cfg['vision_cfg'])
     if image_size is not None:
         vision_cfg['image_size'] = image_size
-    act = clip_weights_quick_gelu(arch, pretrained, quick_gelu, cfg.get('quick_gelu', False))
+    act = clip_weights_quick_gelu(arch, pretrained, quick_gelu, cfg.get('quick_gelu'))
     return _build_vision_tower(cfg['embed_dim'], vision_cfg, quick_gelu=act)
 
 
@@ -38,7 +40,7 @@ def build_text_tower(arch: str | dict, pretrained: str | None = None,
                      quick_gelu: bool | None = None) -> nn.Module:
     """Build (not load) the text tower (open_clip ``TextTransformer``) of ``arch``."""
     cfg = get_clip_config(arch)
-    act = clip_weights_quick_gelu(arch, pretrained, quick_gelu, cfg.get('quick_gelu', False))
+    act = clip_weights_quick_gelu(arch, pretrained, quick_gelu, cfg.get('quick_gelu'))
     return _build_text_tower(cfg['embed_dim'], cfg['text_cfg'], quick_gelu=act)
 
 

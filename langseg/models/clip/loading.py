@@ -12,13 +12,33 @@
   :func:`~langseg.utils.state_dict.load_state_dict_checked`.
 
 Where a tag cannot be downloaded the error names the architecture and tag and shows how
-to pass a file instead. Weights are split per tower (``visual.*`` for the image encoder,
+to pass a file instead.
+
+Activation (QuickGELU or GELU) of the towers, :func:`clip_weights_quick_gelu`; OpenAI's
+towers were trained with QuickGELU, the others with GELU, and the same weights under the
+other activation give other features without any error. The first rule that answers wins:
+
+1. an explicit ``quick_gelu=True/False`` (the towers' option);
+2. what the weights say: an open_clip tag says it (``openai`` -> QuickGELU); a file says
+   it when it is an OpenAI TorchScript archive (QuickGELU), a state dict with OpenAI's
+   entries ``input_resolution``/``context_length``/``vocab_size`` (the state dict of one
+   of OpenAI's archives: QuickGELU), or a file with ``open_clip_config.json`` beside it
+   (what open_clip and the Hugging Face hub store: its ``model_cfg.quick_gelu``);
+3. the architecture: a name ending in ``-quickgelu`` (``ViT-B-16-quickgelu``; any
+   architecture name here takes the suffix) or a dict with a ``quick_gelu`` key;
+4. GELU, with one warning line per file and architecture that names the choice and how
+   to make the other (a plain open_clip state dict of OpenAI's weights cannot tell).
+ Weights are split per tower (``visual.*`` for the image encoder,
 everything else but the logit scale/bias for the text encoder) and loaded with every
 missing, unexpected or mis-shaped key reported.
 """
 from __future__ import annotations
 
+import json
+import logging
+import os
 import os.path as osp
+from functools import lru_cache
 from typing import Iterable
 
 import open_clip
@@ -27,10 +47,14 @@ from mmengine.logging import print_log
 from torch import nn
 
 from ...utils.errors import CheckpointError, ConfigError
-from ...utils.state_dict import is_torchscript, load_state_dict_checked, read_state_dict
+from ...utils.state_dict import has_openai_extra_keys, is_torchscript, \
+    load_state_dict_checked, read_state_dict
 from ..layers.pos_embed import PosInterp, resize_grid_pos_embed, square_grid
 
 _NOT_TEXT = ('visual.', 'logit_scale', 'logit_bias')
+#: The file open_clip / the Hugging Face hub store beside the weights, with ``model_cfg``.
+OPEN_CLIP_SIDECAR = 'open_clip_config.json'
+_warned_activation: set[tuple[str, str]] = set()
 
 
 def resolve_pretrained(arch: str | dict, pretrained: str) -> tuple[str, bool]:
@@ -132,18 +156,80 @@ def load_tower_weights(module: nn.Module, state: dict[str, torch.Tensor], what: 
     return dict(report, ignored=ignored)
 
 
+@lru_cache(maxsize=32)
+def _file_activation(path: str, stamp: tuple) -> tuple[bool | None, str]:
+    del stamp  # cache key only: a rewritten file (or sidecar) is read again
+    if is_torchscript(path):
+        return True, 'an OpenAI TorchScript archive'
+    if has_openai_extra_keys(path):
+        return True, "a state dict with OpenAI's input_resolution/context_length/vocab_size"
+    sidecar = osp.join(osp.dirname(path), OPEN_CLIP_SIDECAR)
+    if osp.isfile(sidecar):
+        try:
+            with open(sidecar, encoding='utf-8') as f:
+                model_cfg = json.load(f).get('model_cfg')
+        except (OSError, ValueError, AttributeError) as exc:
+            raise ConfigError(f'{sidecar} beside the CLIP weights {path} is not readable '
+                              f'({type(exc).__name__}): expected open_clip\'s json with a '
+                              '"model_cfg" dict (or remove it)') from None
+        if isinstance(model_cfg, dict):
+            return bool(model_cfg.get('quick_gelu', False)), f'{sidecar} (model_cfg)'
+    return None, ''
+
+
+def weights_file_quick_gelu(path: str) -> tuple[bool | None, str]:
+    """What the weights file ``path`` says about its activation: ``(True, why)`` for
+    QuickGELU, ``(False, why)`` for GELU, ``(None, '')`` where it cannot tell (rule 2 of
+    the module docstring)."""
+    path = osp.realpath(osp.expanduser(path))
+    stamp = tuple((s.st_mtime_ns, s.st_size) if (s := _stat(f)) else None
+                  for f in (path, osp.join(osp.dirname(path), OPEN_CLIP_SIDECAR)))
+    return _file_activation(path, stamp)
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
 def clip_weights_quick_gelu(arch: str | dict, pretrained: str | None,
-                            quick_gelu: bool | None, default: bool) -> bool:
-    """Whether the towers should use QuickGELU: explicit, else what the weights need."""
+                            quick_gelu: bool | None, default: bool | None) -> bool:
+    """Whether the towers should use QuickGELU (rules of the module docstring).
+
+    ``default``: what the architecture names (its ``quick_gelu`` entry; ``None`` when it
+    has none). A weights file that cannot tell, under an architecture that names nothing,
+    gives GELU and one warning line (once per file and architecture in a process).
+    """
     if quick_gelu is not None:
         return bool(quick_gelu)
     if pretrained is None:
-        return default
-    if osp.isfile(osp.expanduser(pretrained)):
-        return default or is_torchscript(osp.expanduser(pretrained))
-    cfg = open_clip.get_pretrained_cfg(arch, pretrained) if isinstance(arch, str) else {}
-    return default or bool((cfg or {}).get('quick_gelu', False))
+        return bool(default)
+    path = osp.expanduser(pretrained)
+    if not osp.isfile(path):  # an open_clip tag: its pretrained config says it
+        cfg = open_clip.get_pretrained_cfg(arch, pretrained) if isinstance(arch, str) else {}
+        return bool(default) or bool((cfg or {}).get('quick_gelu', False))
+    said, _ = weights_file_quick_gelu(path)
+    if said is not None:
+        return said
+    if default is not None:
+        return bool(default)
+    name = arch if isinstance(arch, str) else None
+    key = (osp.realpath(path), str(arch))
+    if key not in _warned_activation:
+        _warned_activation.add(key)
+        other = (f"arch='{name}-quickgelu' or quick_gelu=True" if name else
+                 "quick_gelu=True (or the architecture dict's quick_gelu=True)")
+        print_log(f'CLIP weights {pretrained} do not say which activation they were trained '
+                  'with (not an OpenAI TorchScript archive, no OpenAI entries, no '
+                  f'{OPEN_CLIP_SIDECAR} beside them) and the architecture '
+                  f'{name or "dict"} names none: using GELU; for OpenAI-trained weights '
+                  f'pass {other}; quick_gelu=False keeps GELU without this warning',
+                  logger='current', level=logging.WARNING)
+    return False
 
 
-__all__ = ['clip_weights_quick_gelu', 'load_clip_state_dict', 'load_tower_weights',
-           'resolve_pretrained', 'tower_state_dict']
+__all__ = ['OPEN_CLIP_SIDECAR', 'clip_weights_quick_gelu', 'load_clip_state_dict',
+           'load_tower_weights', 'resolve_pretrained', 'tower_state_dict',
+           'weights_file_quick_gelu']

@@ -72,7 +72,9 @@ class ProxyCLIPSegmentor(OpenVocabSegmentor):
     Args:
         class_names: list of names (``"cat; kitten"`` for synonyms, one line of background
             words for class 0) or a dataset key.
-        clip: ``dict(arch='ViT-B-16', pretrained='openai')``: any open_clip ViT.
+        clip: ``dict(arch='ViT-B-16', pretrained='openai')``: any open_clip ViT; an optional
+            ``quick_gelu=True/False`` names the towers' activation (``None``: decided from
+            the weights, then the architecture; ``langseg.models.clip.loading``).
         vfm: VFM config (``TimmVFM``, ``ModuleLayerVFM``); unused with 'maskclip'.
         attention: ``'proxy'`` or ``'maskclip'``.
         beta, gamma: proxy-attention constants (1.2, 3.0).
@@ -125,11 +127,13 @@ class ProxyCLIPSegmentor(OpenVocabSegmentor):
         self.clip_arch, self.clip_pretrained = clip['arch'], clip.get('pretrained')
         if is_resnet(get_clip_config(self.clip_arch)):
             raise ConfigError(f'ProxyCLIP needs a CLIP ViT, got {self.clip_arch!r}')
-        self.visual = build_visual_tower(self.clip_arch, self.clip_pretrained)
+        self.visual = build_visual_tower(self.clip_arch, self.clip_pretrained,
+                                         clip.get('quick_gelu'))
         check_dense_clip_tower(self.visual, self.clip_arch)
         self.visual.requires_grad_(False)
         self.text_encoder = FrozenCLIPTextEncoder(
-            arch=self.clip_arch, pretrained=self.clip_pretrained, class_names=class_names,
+            arch=self.clip_arch, pretrained=self.clip_pretrained,
+            quick_gelu=clip.get('quick_gelu'), class_names=class_names,
             templates=templates, synonyms='none')
         self.attention = attention
         if attention == 'proxy' and vfm is None:

@@ -160,8 +160,8 @@ class SegCLIP(OpenVocabSegmentor):
 
     Args:
         backbone: ``SemanticGroupViT`` config (arch, pretrained, plug_layer, centers...).
-        text: ``dict(arch=..., pretrained=...)`` for the trainable CLIP text tower
-            (token and positional embeddings frozen); defaults to the backbone's.
+        text: ``dict(arch=..., pretrained=..., quick_gelu=...)`` for the trainable CLIP text
+            tower (token and positional embeddings frozen); defaults to the backbone's.
         losses: the losses used in pretraining, a subset of ('contrastive',
             'reconstruction', 'superpixel').
         loss_contrastive, loss_reconstruction, loss_superpixel: the loss configs
@@ -216,14 +216,14 @@ class SegCLIP(OpenVocabSegmentor):
         if not 0 < mask_ratio < 1:
             raise ConfigError(f'mask_ratio must be in (0, 1), got {mask_ratio}')
         self.backbone = MODELS.build(dict(dict(type='SemanticGroupViT'), **backbone))
-        text = dict(arch=self.backbone.arch, pretrained=self.backbone.pretrained,
-                    **(text or {}))
+        text = dict(dict(arch=self.backbone.arch, pretrained=self.backbone.pretrained,
+                         quick_gelu=self.backbone.quick_gelu), **(text or {}))
         self.text_arch, self.text_pretrained = text['arch'], text.get('pretrained')
         self.background, self.bg_thresh = bool(background), bg_thresh
         self._class_names = resolve_class_names(class_names) if class_names else []
         self.text_encoder = CLIPClassTextEncoder(
             arch=self.text_arch, pretrained=self.text_pretrained,
-            class_names=self._prompted(self._class_names), templates=templates,
+            quick_gelu=text.get('quick_gelu'), class_names=self._prompted(self._class_names), templates=templates,
             synonyms='mean', trainable=True,
             frozen_params=('token_embedding', 'positional_embedding'))
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
