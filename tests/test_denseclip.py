@@ -182,3 +182,49 @@ def test_denseclip_flops_and_params_reproduce_the_published_table(tmp_path):
         assert row['gflops'] == pytest.approx(gflops, rel=0.01), (config, row['gflops'])
         assert row['params_m'] == pytest.approx(params, rel=0.01), (config, row['params_m'])
         assert row['text_gflops'] > 0  # counted apart, excluded from 'gflops'
+
+
+VIT_B16_CONFIGS = {  # config -> class embedding added twice (DenseCLIP's official code)
+    'baselines/fpn_clip-vit-b16_8xb4-80k_ade20k-640x640.py': True,
+    'baselines/fpn_clip-vit-b16_4xb2-80k_cityscapes-512x1024.py': True,
+    'denseclip/denseclip_clip-vit-b16_8xb4-80k_ade20k-640x640.py': True,
+    'denseclip/denseclip_clip-vit-b16_4xb2-80k_cityscapes-512x1024.py': True,
+    'convformer/convformer_clip-vit-b16_8xb4-80k_ade20k-640x640.py': False,
+    'convformer/convformer_clip-vit-b16_4xb2-80k_cityscapes-512x1024.py': False,
+    'clip_sp/clipsp_clip-vit-b16_4xb4-160k_ade20k-640x640.py': False,
+}
+
+
+def test_vit_b16_denseclip_and_fpn_configs_add_the_class_embedding_twice():
+    import glob
+    found = {osp.relpath(p, osp.join(REPO, 'configs'))
+             for p in glob.glob(osp.join(REPO, 'configs', '*', '*vit-b16*.py'))
+             if Config.fromfile(p).model.get('backbone', {}).get('type') == 'CLIPViT'}
+    assert found == set(VIT_B16_CONFIGS)  # every ViT-B/16 config with DenseCLIP's backbone
+    init_default_scope('mmseg')
+    for name, double in VIT_B16_CONFIGS.items():
+        cfg = Config.fromfile(osp.join(REPO, 'configs', name))
+        assert cfg.model.backbone.get('double_class_embedding', False) is double, name
+        if not name.startswith('denseclip/'):
+            continue
+        # the setting reaches the backbone of the model the config builds; the class token
+        # entering the blocks is ln_pre(x_cls + pos_0 + x_cls), computed by hand here
+        model_cfg = cfg.model
+        model_cfg.backbone.update(arch='tiny-vit', pretrained=None, input_resolution=64,
+                                  out_indices=(0, 1, 2, 3),
+                                  norm_cfg=dict(type='BN'))
+        model_cfg.text_encoder.update(arch='tiny-vit', pretrained=None)
+        model_cfg.neck.in_channels = [32] * 4
+        model_cfg.class_names = ['cat', 'dog']
+        model_cfg.decode_head.num_classes = 2
+        model = MODELS.build(model_cfg).eval()
+        v = model.backbone.visual
+        x = torch.randn(1, 3, 64, 64)
+        with torch.no_grad():
+            tokens, _ = model.backbone.embed(x)
+            patches = v.conv1(x).flatten(2).transpose(1, 2)[0]          # (16, 32)
+            pos = v.positional_embedding
+            cls = v.class_embedding + pos[0] + v.class_embedding        # added twice
+            expected = v.ln_pre(torch.cat([cls[None], patches + pos[1:]]))
+        torch.testing.assert_close(tokens[0], expected, rtol=1e-6, atol=1e-6)
+        assert (v.ln_pre(v.class_embedding + pos[0]) - tokens[0, 0]).abs().max() > 1e-3

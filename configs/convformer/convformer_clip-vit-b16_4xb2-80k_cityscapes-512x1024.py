@@ -6,7 +6,9 @@ _base_ = '../baselines/fpn_clip-vit-b16_4xb2-80k_cityscapes-512x1024.py'
 model = dict(
     type='LanguageGuidedEncoderDecoder',
     class_names='cityscapes',
-    backbone=dict(with_embeddings=True, input_resolution=640),
+    # The class embedding added once (the FPN baseline adds it twice as DenseCLIP's code;
+    # Conv-Former has no official code to follow).
+    backbone=dict(with_embeddings=True, input_resolution=640, double_class_embedding=False),
     text_encoder=dict(type='FrozenCLIPTextEncoder', arch='ViT-B-16', pretrained='openai',
                       templates='a photo of a {}.'),
     fusion=dict(

@@ -6,7 +6,9 @@ _base_ = '../baselines/fpn_clip-vit-b16_8xb4-80k_ade20k-640x640.py'
 model = dict(
     type='LanguageGuidedEncoderDecoder',
     class_names='ade20k',
-    backbone=dict(with_embeddings=True, input_resolution=640),
+    # The class embedding added once (the FPN baseline adds it twice as DenseCLIP's code;
+    # Conv-Former has no official code to follow).
+    backbone=dict(with_embeddings=True, input_resolution=640, double_class_embedding=False),
     text_encoder=dict(type='FrozenCLIPTextEncoder', arch='ViT-B-16', pretrained='openai',
                       templates='a photo of a {}.'),
     fusion=dict(

@@ -18,9 +18,10 @@ Any input size works: the positional embedding is stored for ``input_resolution`
 640 px tower keeps a 40x40 grid, as DenseCLIP's configs do; pretrained 224 px weights are
 resized into it when loaded) and resized to the actual grid at every forward, both
 bilinear with ``align_corners=False`` as the official code does (``pos_interp``).
-The class embedding is added once, as the class token; the official DenseCLIP code also
-adds it into the class token's positional slot, a defect not reproduced by default
-(``double_class_embedding=True`` reproduces it, e.g. to evaluate a released checkpoint).
+The class embedding is added once by default, as the class token; the official DenseCLIP
+code also adds it into the class token's positional slot. ``double_class_embedding=True``
+reproduces that, and the configs of a published DenseCLIP or FPN ViT-B/16 number set it
+(they were trained so); the single add is the opt-in departure.
 """
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ class CLIPViT(BaseModule):
         pos_interp: how the positional grid is resized, on loading and at run time
             (``'bilinear'``: DenseCLIP's; ``langseg.models.layers.pos_embed``).
         double_class_embedding: add the class embedding a second time into the class
-            token's position, as the official DenseCLIP code does (off: a defect).
+            token's position, as the official DenseCLIP code does (set by the DenseCLIP/FPN
+            ViT-B/16 configs).
         quick_gelu: the tower's activation (QuickGELU or GELU); ``None`` decides from the
             weights, then the architecture (``langseg.models.clip.loading``).
     """
