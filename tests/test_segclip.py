@@ -17,6 +17,7 @@ import langseg  # noqa: F401
 from langseg.datasets import patch_majority_labels
 from langseg.models.backbones import SemanticGroupViT, gumbel_assignment
 from langseg.models.losses import contrastive_loss, superpixel_kl_loss
+from langseg.utils.errors import ConfigError
 from langseg.models.segmentors.segclip import (SegCLIP, random_keep_indices,
                                                sincos_pos_embed_2d)
 
@@ -122,17 +123,38 @@ def test_superpixel_kl_zero_when_constant_inside_superpixels():
     assert loss.item() == pytest.approx(0.5 * expected.item() / (1 * 6 * 2), rel=1e-5)
 
 
-def test_masked_branch_keeps_exactly_a_quarter():
-    keep = random_keep_indices(3, 196, 0.25, torch.device('cpu'))
-    assert keep.shape == (3, 49)
-    assert all(len(set(row.tolist())) == 49 for row in keep)
+def test_masking_keeps_what_the_official_keeps():
+    """len_keep = int(L * (1 - r)) over the class token and the patches (L = N + 1), the
+    class token always kept: 48 patches of 196 at r = 0.75 (not round(196 / 4) = 49)."""
+    keep = random_keep_indices(3, 196, 0.75, torch.device('cpu'))
+    assert keep.shape == (3, 48)                              # int(197 * 0.25) - 1
+    assert all(len(set(row.tolist())) == 48 for row in keep) and keep.min() >= 0
+    assert keep.max() < 196
+    # a hand-computed case: 4 patches, r = 0.5 -> int(5 * 0.5) = 2 tokens: the class token
+    # and the patch of the lowest noise among the patches' (token i + 1 = patch i)
+    g = torch.Generator().manual_seed(3)
+    noise = torch.rand(2, 5, generator=torch.Generator().manual_seed(3))
+    expected = [[min(range(4), key=lambda i: row[i + 1].item())] for row in noise]
+    assert random_keep_indices(2, 4, 0.5, torch.device('cpu'), g).tolist() == expected
+    # 16 patches, r = 0.75: int(17 * 0.25) = 4 tokens -> the 3 patches of lowest noise
+    noise = torch.rand(2, 17, generator=torch.Generator().manual_seed(5))
+    expected = [sorted(range(16), key=lambda i: row[i + 1].item())[:3] for row in noise]
+    got = random_keep_indices(2, 16, 0.75, torch.device('cpu'),
+                              torch.Generator().manual_seed(5))
+    assert got.tolist() == expected
+    with pytest.raises(ConfigError, match='leaves no visible patch'):
+        random_keep_indices(1, 4, 0.7, torch.device('cpu'))   # int(5 * 0.3) = 1: CLS only
+    # the model's masked branch (64 patches: int(65 * 0.25) - 1 = 15) sees those patches
+    noise = torch.rand(2, 65, generator=torch.Generator().manual_seed(5))
+    expected = [sorted(range(64), key=lambda i: row[i + 1].item())[:15] for row in noise]
     model = tiny_model(losses=('reconstruction', ))
     seen = {}
     hook = model.reconstruction.register_forward_pre_hook(
         lambda m, args: seen.update(keep=args[2]))
-    loss = model.reconstruction_loss(torch.randn(2, 3, 64, 64))
+    loss = model.reconstruction_loss(torch.randn(2, 3, 64, 64),
+                                     torch.Generator().manual_seed(5))
     hook.remove()
-    assert seen['keep'].shape == (2, 16)                      # 64 patches, 25% visible
+    assert seen['keep'].tolist() == expected
     assert torch.isfinite(loss) and loss > 0
 
 

@@ -10,8 +10,9 @@ docs/methods/segclip.md lists each such choice and the test that pins it.
   ``exp(s)`` (learnable, from CLIP, clamped to 100), symmetric cross-entropy over the
   *global* batch: features are gathered from every process with their gradient
   (``torch.distributed.nn.functional.all_gather``);
-* masked reconstruction (Sec. 2.3, Eq. 4, MAE): a second forward on the 25% visible
-  patches (random per image); the patches are restored from the regions through the
+* masked reconstruction (Sec. 2.3, Eq. 4, MAE): a second forward on the visible patches
+  (random per image), counted as the official code does: ``int(197 * 0.25) = 49`` tokens
+  kept of the class token and 196 patches, the class token always, so 48 patches; the patches are restored from the regions through the
   mapping matrix, ``act(Linear_L(M^T) H_p)`` (act: the tower's, QuickGELU for OpenAI's
   CLIP as in the official code; the paper writes GELU); two new transformer blocks, a
   mean-pooled pseudo class token, MAE's decoder (mask tokens, fixed 2-D sin-cos positions
@@ -74,13 +75,23 @@ def sincos_pos_embed_2d(dim: int, grid: tuple[int, int]) -> torch.Tensor:
     return torch.cat([encode(cols), encode(rows)], dim=1).float()
 
 
-def random_keep_indices(batch: int, num_patches: int, keep_ratio: float,
+def random_keep_indices(batch: int, num_patches: int, mask_ratio: float,
                         device: torch.device, generator: torch.Generator | None = None
                         ) -> torch.Tensor:
-    """Indices (B, round(N * keep_ratio)) of the visible patches, random per image."""
-    keep = max(1, int(round(num_patches * keep_ratio)))
-    noise = torch.rand(batch, num_patches, generator=generator).to(device)
-    return noise.argsort(dim=1)[:, :keep]
+    """Indices (B, K) of the visible patches, random per image, kept as the official code
+    keeps them (MAE's ``random_masking`` with the class token kept): ``len_keep =
+    int(L * (1 - mask_ratio))`` counted over the class token and the N patches (L = N + 1),
+    the class token always one of them, so K = len_keep - 1 patches (48 of 196 at 0.75).
+    The noise is drawn over the L tokens with the class token's set to -1, as there, so
+    the same generator state picks the same patches."""
+    length = num_patches + 1
+    len_keep = int(length * (1 - mask_ratio))
+    if len_keep < 2:
+        raise ConfigError(f'mask_ratio {mask_ratio} leaves no visible patch of {num_patches}: '
+                          f'expected int({length} * (1 - mask_ratio)) >= 2')
+    noise = torch.rand(batch, length, generator=generator)
+    noise[:, 0] = -1.0                                         # the class token is kept
+    return (noise.argsort(dim=1)[:, 1:len_keep] - 1).to(device)
 
 
 class MaskedReconstructionHead(nn.Module):
@@ -328,7 +339,7 @@ class SegCLIP(OpenVocabSegmentor):
             raise ConfigError(f'the reconstruction branch is built for a {self.pretrain_grid} '
                               f'patch grid, the batch has {grid}: crop to the tower size')
         b, n, c = patches.shape
-        keep = random_keep_indices(b, n, 1 - self.mask_ratio, patches.device, generator)
+        keep = random_keep_indices(b, n, self.mask_ratio, patches.device, generator)
         visible = patches.gather(1, keep[..., None].expand(-1, -1, c))
         group = self.backbone.group(self.backbone.stage1(visible))
         pred = self.reconstruction(group['regions'], group['hard'], keep)
