@@ -198,3 +198,50 @@ def test_maskclip_and_feature_adjustment_variants_run():
     # the adjustment removes the mean over queries of the weighted cosines
     torch.testing.assert_close(adj.mean(dim=1), torch.zeros(1, 56, 84), atol=1e-6, rtol=0)
     assert not math.isclose(float((adj - cos).abs().max()), 0.0)
+
+
+def test_official_vfm_input_reproduces_the_official_rounding():
+    """The official code normalises with rounded CLIP statistics (the preprocessor's
+    122.771 / 68.501, ...) and un-normalises for DINO with the exact ones (0.48145466 /
+    0.26862954, ...); ``official_vfm_input=True`` (a config key, off by default) does the
+    same, which shifts DINO's input by ~1e-5."""
+    import os.path as osp
+
+    from mmengine.config import Config
+
+    from .conftest import REPO
+    exact_mean = torch.tensor([0.48145466, 0.4578275, 0.40821073])[:, None, None]
+    exact_std = torch.tensor([0.26862954, 0.26130258, 0.27577711])[:, None, None]
+    imagenet_mean = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
+    imagenet_std = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'proxyclip',
+                                   'proxyclip_vit-b16-dino-b8_voc21.py'))
+    assert cfg.model.get('official_vfm_input', False) is False            # off by default
+    torch.manual_seed(0)
+    rgb = torch.randint(0, 256, (1, 3, 56, 56)).float()
+    seen = {}
+    for official in (False, True):
+        cfg.merge_from_dict({'model.official_vfm_input': official})   # as --cfg-options
+        model_cfg = cfg.model.to_dict()
+        model_cfg.update(clip=dict(arch='tiny-vit', pretrained=None), vfm=dict(TINY_VFM),
+                         class_names=['cat', 'dog'], templates='a photo of a {}.')
+        init_default_scope('mmseg')
+        model = MODELS.build(model_cfg).eval()
+        vfm = model.vfm
+        # the normalised window the preprocessor gives (its rounded statistics)
+        dp = model.data_preprocessor
+        x = (rgb - dp.mean) / dp.std
+        hook = vfm.register_forward_pre_hook(
+            lambda m, args, key=official: seen.update({key: (args[0] - m.mean) / m.std}))
+        with torch.no_grad():
+            model.dense_features(x)
+        hook.remove()
+    # what DINO sees, written as the official code computes it:
+    # Normalize(ImageNet)(UnNormalize(exact CLIP)(x))
+    official_input = ((x[0] * exact_std + exact_mean) - imagenet_mean) / imagenet_std
+    exact_input = (rgb[0] / 255 - imagenet_mean) / imagenet_std
+    torch.testing.assert_close(seen[True][0], official_input, rtol=0, atol=1e-6)
+    torch.testing.assert_close(seen[False][0], exact_input, rtol=0, atol=1e-6)
+    shift = (official_input - exact_input).abs()
+    assert 3e-6 < shift.max() < 1e-4                        # the rounding, nothing more
+    assert (seen[True] - seen[False]).abs().max() > 3e-6

@@ -12,7 +12,9 @@ multiple of 56, ``softmax(40 s)`` over all queries, the max over each class's sy
 (github.com/mc-lan/ProxyCLIP) decides (docs/methods/proxyclip.md lists each fact and its
 test), without the official code's limits: any batch and image size, any crop shape, the
 proxy-attention mean per image and a guard against all-masked rows, no per-window cache
-clearing; autocast (fp16 or bf16) on CUDA, fp32 on CPU.
+clearing; autocast (fp16 or bf16) on CUDA, fp32 on CPU. The VFM sees the exact pixels,
+where the official code un-normalises with exact CLIP statistics what its preprocessor
+normalised with rounded ones (``official_vfm_input=True`` does the same).
 
 Variants in the same module: ``attention='maskclip'`` (value-only last block, no VFM: the
 MaskCLIP baseline, Zhou et al., "Extract Free Dense Labels from CLIP", ECCV 2022,
@@ -29,6 +31,7 @@ from typing import Sequence
 
 import torch
 import torch.nn.functional as F
+from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 
 from ...registry import MODELS
 from ...utils.errors import ConfigError
@@ -97,6 +100,11 @@ class ProxyCLIPSegmentor(OpenVocabSegmentor):
         pamr, tile_rows, keep_probs: the shared post-processing
             (``langseg.models.segmentors.open_vocab``): optional PAMR, banded resize,
             whether the class probabilities are kept.
+        official_vfm_input: undo the data preprocessor's normalisation for the VFM with
+            OpenAI's exact CLIP statistics (0.48145466, ...) / (0.26862954, ...), as the
+            official code does, although its preprocessor normalised with rounded ones
+            (122.771, ...) / (68.501, ...): DINO then sees the pixels shifted by up to
+            1.6e-5 of its normalised input. Off (default): the exact pixels.
     """
 
     def __init__(self, class_names: str | Sequence[str], clip: dict | None = None,
@@ -110,7 +118,7 @@ class ProxyCLIPSegmentor(OpenVocabSegmentor):
                  cpu_precision: str = 'fp32',
                  pos_interp: str | dict = 'bicubic-offset',
                  pamr: dict | None = None, tile_rows: int = 512,
-                 keep_probs: bool = True,
+                 keep_probs: bool = True, official_vfm_input: bool = False,
                  data_preprocessor: dict | None = None, init_cfg: dict | None = None) -> None:
         super().__init__(slide_crop=slide_crop, slide_stride=slide_stride,
                          pad_multiple=pad_multiple, window_batch_size=window_batch_size,
@@ -146,6 +154,7 @@ class ProxyCLIPSegmentor(OpenVocabSegmentor):
         self.precision, self.cpu_precision = precision, cpu_precision
         self._bf16_towers: tuple | None = None
         self.pos_interp = grid_interpolation(pos_interp)
+        self.official_vfm_input = bool(official_vfm_input)
 
     # ------------------------------------------------------------------------ setup
     @property
@@ -174,7 +183,13 @@ class ProxyCLIPSegmentor(OpenVocabSegmentor):
 
     # ---------------------------------------------------------------- dense features
     def _rgb(self, x: torch.Tensor) -> torch.Tensor:
-        """Undo the data preprocessor's normalisation: RGB in [0, 255]."""
+        """Undo the data preprocessor's normalisation: RGB in [0, 255] (the VFM's input);
+        with ``official_vfm_input`` by OpenAI's exact CLIP statistics, as the official
+        code's ``UnNormalize`` (a preprocessor of rounded statistics makes that a shift)."""
+        if self.official_vfm_input:
+            mean = x.new_tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
+            std = x.new_tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1)
+            return (x * std + mean) * 255
         dp = self.data_preprocessor
         return x * dp.std.to(x) + dp.mean.to(x)
 
