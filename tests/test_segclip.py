@@ -220,8 +220,11 @@ def test_image_text_datasets(tmp_path):
     (tmp_path / 'karpathy.json').write_text(json.dumps(karpathy))
     ds = COCOCaptionsDataset(ann_file=str(tmp_path / 'karpathy.json'),
                              data_prefix=dict(img_path='coco'))
-    assert [d['caption'] for d in ds] == ['one', 'two', 'three']
+    assert [d['caption'] for d in ds] == ['one', 'two']       # Karpathy train only
     assert ds[0]['img_path'] == 'coco/train2014/a.jpg'
+    ds = COCOCaptionsDataset(ann_file=str(tmp_path / 'karpathy.json'),
+                             data_prefix=dict(img_path='coco'), splits=('train', 'restval'))
+    assert [d['caption'] for d in ds] == ['one', 'two', 'three']
     with open(tmp_path / 'pairs.tsv', 'w', newline='') as f:
         w = csv.writer(f, delimiter='\t')
         w.writerows([['image', 'caption'], ['x/1.jpg', 'a dog'], ['x/2.jpg', 'two, cats']])

@@ -8,7 +8,11 @@ _base_ = [
     '../_base_/models/segclip_vit-b16.py', '../_base_/datasets/ov_context60.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(class_names='context60.txt', background=True, short_side=None, bg_thresh=0.25)
+# Class names: the official SegCLIP dataset tuples (github.com/ArrowLuo/SegCLIP,
+# seg_segmentation/datasets/), one name per class, background (line 0) not prompted,
+# template 'a photo of a {}.'. langseg's richer 'context60.txt' (synonyms averaged) is an
+# opt-in: --cfg-options model.class_names=context60.txt
+model = dict(class_names='segclip_context60.txt', background=True, short_side=None, bg_thresh=0.25)
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')
 test_pipeline = [

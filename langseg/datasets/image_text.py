@@ -4,17 +4,22 @@ Datasets (one sample per caption; ``data_info`` = ``img_path`` + ``caption``):
 
 * :class:`COCOCaptionsDataset`: the official ``captions_train2017.json`` (``images`` +
   ``annotations``) or Karpathy's ``dataset_coco.json`` (``images[].sentences``, split
-  filter, train + restval by default);
+  filter: Karpathy ``train`` only by default, as the official SegCLIP pretraining;
+  ``restval`` is an opt-in that warns, its images being COCO val2014 images);
 * :class:`ImageTextCSVDataset`: a CSV or TSV file with a header naming the image and
   caption columns (``image,caption`` by default); paths relative to ``data_root``;
 * :class:`ImageTextTarDataset`: webdataset-style tar shards (``key.jpg`` + ``key.txt``
   members) read with the standard library by byte offset, map-style so that mmengine's
   samplers and DDP work unchanged (no ``webdataset`` package needed).
 
-Transforms: :class:`LoadImageTextImage` (file or tar member), :class:`FelzenszwalbSuperpixels`
+Transforms: :class:`LoadImageTextImage` (file or tar member), :class:`ShrinkShortSide`
+(the official SegCLIP data preparation: images larger than 224 on both sides shrunk to
+short side 224 with PIL's antialiasing Lanczos filter), :class:`FelzenszwalbSuperpixels`
 (scikit-image, on the image resized to short side 224, optional ``.npy`` cache keyed by
-file and settings), :class:`RandomResizedCropWithSuperpixels` (the superpixels follow the
-crop, nearest), :class:`SuperpixelPatchLabels` (majority vote per patch),
+file, image size and settings), :class:`RandomResizedCropWithSuperpixels` (torchvision's
+box rule; the crop resized by PIL's bicubic filter, which antialiases when it shrinks, as
+the official ``RandomResizedCrop(interpolation=BICUBIC)`` on PIL images; the superpixels
+follow the crop, nearest), :class:`SuperpixelPatchLabels` (majority vote per patch),
 :class:`CLIPTokenize` (32 tokens) and :class:`PackImageTextInputs`.
 """
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import logging
 import math
 import os
 import os.path as osp
@@ -33,6 +39,8 @@ import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
+from PIL import Image
 
 from ..registry import DATASETS, TRANSFORMS
 from ..utils.errors import DataError
@@ -49,12 +57,27 @@ class COCOCaptionsDataset(BaseDataset):
 
     Args:
         ann_file: the JSON file; data_prefix ``dict(img_path=...)``: image folder.
-        splits: Karpathy splits kept (``('train', 'restval')``); ignored for the official
-            format.
+        splits: Karpathy splits kept (``('train',)``, the official SegCLIP pretraining);
+            ignored for the official format. ``'restval'`` is an opt-in that warns: its
+            images come from COCO val2014, which overlaps the COCO images that
+            COCO-Object and COCO-Stuff evaluate on.
     """
 
-    def __init__(self, *args, splits=('train', 'restval'), **kwargs) -> None:
+    RESTVAL_WARNING = ("COCOCaptionsDataset splits include Karpathy 'restval': its images "
+                       'come from COCO val2014, which overlaps the evaluation images of '
+                       "COCO-Object / COCO-Stuff (val2017); the official SegCLIP "
+                       "pretraining uses 'train' only")
+
+    def __init__(self, *args, splits=('train', ), **kwargs) -> None:
+        if isinstance(splits, str):
+            splits = (splits, )
         self.splits = tuple(splits)
+        known = {'train', 'restval', 'val', 'test'}
+        if not self.splits or not set(self.splits) <= known:
+            raise DataError(f'COCOCaptionsDataset splits={self.splits}: expected Karpathy '
+                            f"splits among {sorted(known)}, e.g. ('train',)")
+        if 'restval' in self.splits:
+            print_log(self.RESTVAL_WARNING, logger='current', level=logging.WARNING)
         super().__init__(*args, **kwargs)
 
     def load_data_list(self) -> list[dict]:
@@ -173,6 +196,52 @@ class LoadImageTextImage(BaseTransform):
 
 
 @TRANSFORMS.register_module()
+class ShrinkShortSide(BaseTransform):
+    """Shrink an image larger than ``short_side`` on both sides to short side
+    ``short_side``, the long side ``int(short_side * aspect)``, with PIL's Lanczos filter
+    (``Image.ANTIALIAS``): the official SegCLIP preparation of its training images
+    (``preprocess/COCO/write_coco_images.py``), done here on the fly. Smaller images are
+    kept as they are. (The official script also re-encodes the JPEG; that is not
+    reproduced.)"""
+
+    def __init__(self, short_side: int = 224) -> None:
+        if int(short_side) <= 0:
+            raise ValueError(f'ShrinkShortSide short_side={short_side}: expected a '
+                             'positive number of pixels')
+        self.short_side = int(short_side)
+
+    def target_size(self, h: int, w: int) -> tuple[int, int]:
+        """(h, w) after the shrink, as the official script computes them."""
+        if w <= self.short_side or h <= self.short_side:
+            return h, w
+        aspect = w / h
+        if aspect >= 1.0:
+            return self.short_side, int(self.short_side * aspect)
+        return int(self.short_side / aspect), self.short_side
+
+    def transform(self, results: dict) -> dict:
+        img = results['img']
+        h, w = img.shape[:2]
+        th, tw = self.target_size(h, w)
+        if (th, tw) != (h, w):
+            img = np.asarray(Image.fromarray(np.ascontiguousarray(img)).resize(
+                (tw, th), Image.Resampling.LANCZOS))
+            results['img'] = img
+            results['img_shape'] = img.shape[:2]
+        return results
+
+
+def pil_resize(img: np.ndarray, size: tuple[int, int], resample) -> np.ndarray:
+    """``img`` (H, W) or (H, W, C) uint8 resized to ``size`` = (w, h) by PIL, channel by
+    channel for more than 4 channels (PIL's filters treat channels alike)."""
+    img = np.ascontiguousarray(img)
+    if img.ndim == 2 or img.shape[2] in (3, 4):
+        return np.asarray(Image.fromarray(img).resize(size, resample))
+    return np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(img[..., c]))
+                              .resize(size, resample)) for c in range(img.shape[2])], -1)
+
+
+@TRANSFORMS.register_module()
 class FelzenszwalbSuperpixels(BaseTransform):
     """Superpixel ids (H, W int32) of the full image: ``felzenszwalb(scale, sigma,
     min_size)`` on the image resized to short side ``short_side`` (224), ids resized back
@@ -186,7 +255,8 @@ class FelzenszwalbSuperpixels(BaseTransform):
     def _cache_path(self, results: dict) -> str | None:
         if not self.cache_dir:
             return None
-        key = f'{results["img_path"]}|{self.scale}|{self.sigma}|{self.min_size}|' \
+        h, w = results['img'].shape[:2]       # the ids have the size of the image they label
+        key = f'{results["img_path"]}|{h}x{w}|{self.scale}|{self.sigma}|{self.min_size}|' \
               f'{self.short_side}'
         return osp.join(self.cache_dir, hashlib.sha1(key.encode()).hexdigest() + '.npy')
 
@@ -218,8 +288,10 @@ class FelzenszwalbSuperpixels(BaseTransform):
 @TRANSFORMS.register_module()
 class RandomResizedCropWithSuperpixels(BaseTransform):
     """torchvision's RandomResizedCrop (area ``scale``, aspect ``ratio``, 10 tries, then
-    the central crop) to ``size``; the image bicubic, ``superpixels`` (if present)
-    nearest with pixel-centre alignment (``INTER_NEAREST_EXACT``: plain ``INTER_NEAREST``
+    torchvision's central fallback: the whole image, or its central crop clamped to the
+    ratio range) to ``size``; the image by PIL's bicubic filter (antialiased when it
+    shrinks, as torchvision's resize of a PIL image in the official pipeline),
+    ``superpixels`` (if present) nearest with pixel-centre alignment (``INTER_NEAREST_EXACT``: plain ``INTER_NEAREST``
     samples without the half-pixel offset and shifts ids by up to a pixel against the
     image), so that they follow the crop."""
 
@@ -235,15 +307,23 @@ class RandomResizedCropWithSuperpixels(BaseTransform):
             cw, ch = int(round(math.sqrt(target * aspect))), int(round(math.sqrt(target / aspect)))
             if 0 < cw <= w and 0 < ch <= h:
                 return int(rng.randint(0, h - ch + 1)), int(rng.randint(0, w - cw + 1)), ch, cw
-        side = min(h, w)
-        return (h - side) // 2, (w - side) // 2, side, side
+        in_ratio = w / h                                   # torchvision's fallback
+        if in_ratio < min(self.ratio):
+            cw, ch = w, int(round(w / min(self.ratio)))
+        elif in_ratio > max(self.ratio):
+            ch, cw = h, int(round(h * max(self.ratio)))
+        else:
+            ch, cw = h, w
+        return (h - ch) // 2, (w - cw) // 2, ch, cw
 
     def transform(self, results: dict) -> dict:
         img = results['img']
         y, x, ch, cw = self.box(*img.shape[:2])
         size = (self.size, self.size)
-        results['img'] = cv2.resize(img[y:y + ch, x:x + cw], size,
-                                    interpolation=cv2.INTER_CUBIC)
+        if img.dtype != np.uint8:
+            raise DataError(f'RandomResizedCropWithSuperpixels: image of dtype {img.dtype}: '
+                            'expected uint8 (as LoadImageTextImage reads it)')
+        results['img'] = pil_resize(img[y:y + ch, x:x + cw], size, Image.Resampling.BICUBIC)
         if 'superpixels' in results:
             results['superpixels'] = cv2.resize(results['superpixels'][y:y + ch, x:x + cw],
                                                 size, interpolation=cv2.INTER_NEAREST_EXACT)
