@@ -1,5 +1,7 @@
 """Every shipped config parses, follows the naming rule and names only registered types."""
+import copy
 import glob
+import os
 import os.path as osp
 import re
 
@@ -23,8 +25,70 @@ PRETRAINING_NAME = re.compile(r'^[a-z0-9.+-]+_[a-z0-9.+-]+_\d+xb\d+-[a-z0-9.]+_[
 IMAGE_TEXT_MODELS = ('SegCLIP', )
 
 
-def test_there_are_configs():
-    assert any('configs/toy/' in p for p in CONFIGS)
+# Every method folder ships configs, and the enumeration above really walks configs/:
+# the list is compared with a second walk of the folder tree (os.walk, not glob).
+def test_every_config_file_is_enumerated():
+    walked = sorted(osp.join(root, f) for root, dirs, files in os.walk(osp.join(REPO, 'configs'))
+                    for f in files if f.endswith('.py') and '_base_' not in root.split(os.sep))
+    assert CONFIGS == walked and len(CONFIGS) > 100
+    folders = {osp.basename(osp.dirname(p)) for p in CONFIGS}
+    assert {'baselines', 'clip_sp', 'convformer', 'denseclip', 'folder', 'proxyclip',
+            'segclip', 'toy'} <= folders
+
+
+# The model of EVERY config is built (weights stripped, nothing downloaded). Built on the
+# meta device (every constructor runs, every registered type resolves, every constructor
+# argument is checked; no tensor data is allocated or initialised): the 123 full-size
+# models build in ~25 s instead of ~200 s. A constructor that needs tensor data (Swin's
+# drop-path schedule calls .item(), the CLIP ViT copies its positional grid) is built for
+# real on the CPU instead.
+KNOWN_BROKEN = {
+    # ModuleLayerVFM.__init__ calls self.module.eval().requires_grad_(False); mmseg's
+    # UNet.train() returns None, so this config cannot be built (reported to the lead).
+    'configs/proxyclip/proxyclip_vit-b16-unet_coco-object.py':
+        "ModuleLayerVFM: mmseg UNet.train() returns None ('NoneType' object has no "
+        "attribute 'requires_grad_')",
+}
+
+
+def _build_model(model_cfg: dict):
+    import torch
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+    init_default_scope('mmseg')
+    try:
+        with torch.device('meta'):
+            return MODELS.build(copy.deepcopy(model_cfg))
+    except (NotImplementedError, RuntimeError) as err:
+        if 'meta' not in str(err):
+            raise
+    return MODELS.build(model_cfg)
+
+
+@pytest.mark.parametrize(
+    'path', [pytest.param(p, marks=pytest.mark.xfail(
+        strict=True, reason=KNOWN_BROKEN.get(osp.relpath(p, REPO))))
+        if osp.relpath(p, REPO) in KNOWN_BROKEN else p for p in CONFIGS],
+    ids=lambda p: osp.relpath(p, REPO))
+def test_config_builds_its_model(path, tmp_path):
+    from mmseg.registry import MODELS
+
+    from langseg.engine.config import strip_pretrained_weights
+    cfg = Config.fromfile(path)
+    model_cfg = strip_pretrained_weights(cfg.model.to_dict())
+    folder_template = str(model_cfg.get('class_names', '')).endswith('classes.txt')
+    if folder_template:   # the configs/folder templates read the user's classes.txt
+        vocab = tmp_path / 'classes.txt'
+        vocab.write_text('background\nsky; cloud\ncar\n')
+        model_cfg['class_names'] = str(vocab)
+    model = _build_model(model_cfg)
+    assert type(model) is MODELS.get(model_cfg['type'])
+    assert sum(p.numel() for p in model.parameters()) > 0
+    if 'class_names' in model_cfg:
+        assert len(model.class_names) == 3 if folder_template else len(model.class_names) >= 2
+    head = getattr(model, 'decode_head', None)
+    if head is not None and hasattr(model, 'class_names'):
+        assert head.num_classes == len(model.class_names)
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda p: osp.relpath(p, REPO))

@@ -103,27 +103,115 @@ def test_parameter_inventory_has_no_projection_where_the_paper_removes_it():
     assert down.kernel_size == (3, 3) and down.stride == (3, 3)
 
 
-def test_neck_outer_residual_score_map_and_concatenation():
-    k, dim = 5, 32
+def randomise_(module: torch.nn.Module, seed: int = 0) -> None:
+    """Every parameter and BN statistic random (no identity LayerNorm, no unit BN), so a
+    reference that forgets an affine, a statistic or a bias cannot agree by accident."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in module.state_dict().items():
+            if not t.is_floating_point():
+                continue
+            if name.endswith('running_var'):
+                t.copy_(0.5 + torch.rand(t.shape, generator=gen))
+            elif name.endswith(('norm1.weight', 'norm2.weight', 'bn.weight')):
+                t.copy_(1 + 0.2 * torch.randn(t.shape, generator=gen))
+            else:
+                t.copy_(0.2 * torch.randn(t.shape, generator=gen))
+
+
+def plain_attention(q, k, v, heads, weighting):
+    """``concat_h w(q_h k_h^T / sqrt(d)) v_h`` with w = softmax over the keys, or (the
+    inner-product ablation) division by the number of keys; (B, N, C) tokens."""
+    b, nq, c = q.shape
+    d = c // heads
+    q = q.reshape(b, nq, heads, d).permute(0, 2, 1, 3)
+    k = k.reshape(b, k.shape[1], heads, d).permute(0, 2, 1, 3)
+    v = v.reshape(b, v.shape[1], heads, d).permute(0, 2, 1, 3)
+    logits = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(d)
+    w = torch.softmax(logits, -1) if weighting == 'softmax' else logits / k.shape[2]
+    return torch.matmul(w, v).permute(0, 2, 1, 3).reshape(b, nq, c)
+
+
+def reference_convformer(sd: dict, feats: list, text: torch.Tensor, score_level: int,
+                         num_blocks: int, heads: int, weighting: str, eps: float = 1e-5):
+    """Conv-Former (Jin & Yang, arXiv:2310.07394, Sec. 3.2-3.3) written from the paper
+    with torch.nn.functional and explicit matmuls, on the weights ``sd`` of a module
+    (eval mode: BN uses its running statistics):
+
+    I = ReLU(BN(conv1x1(F_level))); per block (Fig. 2):
+      Conv2Former, Eq. 3:  x = BN(conv3x3/s3(I)); T <- T + MHA(T W^Q, x, x) W^O
+      Former (post-LN):    T <- LN(T + MHSA(T)); T <- LN(T + FFN_x2(T))
+      Conv (MobileNetV2):  I <- I + BN(pw(ReLU6(BN(dw3x3(ReLU6(BN(pw(I))))))))
+      Former2Conv, Eq. 4:  I <- I + MHA(I, T W^K, T W^V)
+    Eq. 1: [T', I'] = blocks([T, I]) + [T, I]; Eq. 2: S = I' T'^T; X = [I', S]."""
+    def lin(x, key, bias=True):
+        return F.linear(x, sd[key + '.weight'], sd.get(key + '.bias') if bias else None)
+
+    def conv_bn(x, key, stride=1, padding=0, groups=1):
+        x = F.conv2d(x, sd[key + '.conv.weight'], None, stride, padding, 1, groups)
+        return F.batch_norm(x, sd[key + '.bn.running_mean'], sd[key + '.bn.running_var'],
+                            sd[key + '.bn.weight'], sd[key + '.bn.bias'], False, 0.0, eps)
+
+    def ln(x, key):
+        return F.layer_norm(x, (x.shape[-1], ), sd[key + '.weight'], sd[key + '.bias'], eps)
+
+    image = F.relu(conv_bn(feats[score_level], 'image_proj'))
+    b, c = image.shape[:2]
+    text0 = text.unsqueeze(0).repeat(b, 1, 1)
+    t, i = text0, image
+    for n in range(num_blocks):
+        p = f'blocks.{n}.'
+        # Conv2Former (Eq. 3): image keys/values unprojected
+        x = conv_bn(i, p + 'conv2former.downsample', stride=3)
+        x = x.flatten(2).transpose(1, 2)
+        a = plain_attention(lin(t, p + 'conv2former.attn.q_proj'), x, x, heads, weighting)
+        t = t + lin(a, p + 'conv2former.attn.out_proj')
+        # Former: post-LN MHSA + FFN (expansion 2)
+        a = plain_attention(lin(t, p + 'former.attn.q_proj'), lin(t, p + 'former.attn.k_proj'),
+                            lin(t, p + 'former.attn.v_proj'), heads, 'softmax')
+        t = ln(t + lin(a, p + 'former.attn.out_proj'), p + 'former.norm1')
+        t = ln(t + lin(F.gelu(lin(t, p + 'former.ffn.0')), p + 'former.ffn.3'),
+               p + 'former.norm2')
+        # Conv: inverted bottleneck, 3x3 depthwise, linear projection, residual
+        hidden = sd[p + 'conv.expand.conv.weight'].shape[0]
+        y = F.relu6(conv_bn(i, p + 'conv.expand'))
+        y = F.relu6(conv_bn(y, p + 'conv.depthwise', padding=1, groups=hidden))
+        i = i + conv_bn(y, p + 'conv.project')
+        # Former2Conv (Eq. 4): pixel queries unprojected, no output projection
+        h, w = i.shape[-2:]
+        pixels = i.flatten(2).transpose(1, 2)
+        a = plain_attention(pixels, lin(t, p + 'former2conv.attn.k_proj'),
+                            lin(t, p + 'former2conv.attn.v_proj'), heads, weighting)
+        i = i + a.transpose(1, 2).reshape(b, c, h, w)
+    t, i = t + text0, i + image                                             # Eq. 1
+    score = torch.matmul(t, i.flatten(2)).reshape(b, -1, *i.shape[-2:])     # Eq. 2
+    return torch.cat([i, score], 1), score
+
+
+@pytest.mark.parametrize('bridge', ['cross_attention', 'inner_product'])
+def test_neck_equals_the_papers_equations_written_independently(bridge):
+    k, dim, heads, blocks = 5, 32, 4, 2
     neck = ConvFormerNeck(in_channels=[8, 16, 24, 48], text_dim=dim, num_classes=k,
-                          num_blocks=2, num_heads=4, use_embeddings=False).eval()
+                          num_blocks=blocks, num_heads=heads, use_embeddings=False,
+                          bridge=bridge).eval()
+    randomise_(neck)
+    neck.double()   # float64 on both sides: 1e-5 then measures the maths, not rounding
     assert neck.neck_in_channels() == [8, 16, 24, dim + k]
-    feats = [torch.randn(2, c, s, s) for c, s in zip([8, 16, 24, 48], [32, 16, 8, 4])]
-    text = F.normalize(torch.randn(k, dim), dim=-1)
-    out = neck(feats, text)
-    maps, score = out.maps, out.score
-    # the same computation written from Eq. 1-2
-    image = neck.image_proj(feats[3])
-    t, i = text.expand(2, -1, -1), image
-    for block in neck.blocks:
-        t, i = block(t, i)
-    t, i = t + text, i + image
-    ref_score = torch.einsum('bchw,bkc->bkhw', i, t)
-    torch.testing.assert_close(score, ref_score)
-    torch.testing.assert_close(maps[3], torch.cat([i, ref_score], 1))
-    for a, b in zip(maps[:3], feats[:3]):
+    gen = torch.Generator().manual_seed(1)
+    feats = [torch.randn(2, c, s, s + 3, generator=gen, dtype=torch.float64)
+             for c, s in zip([8, 16, 24, 48], [48, 24, 12, 6])]
+    text = torch.randn(k, dim, generator=gen, dtype=torch.float64)
+    with torch.no_grad():
+        out = neck(feats, text)
+        weighting = 'softmax' if bridge == 'cross_attention' else 'inner_product'
+        ref_x, ref_score = reference_convformer(neck.state_dict(), feats, text, 3, blocks,
+                                                heads, weighting)
+    assert out.score.shape == (2, k, 6, 9)
+    torch.testing.assert_close(out.score, ref_score, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out.maps[3], ref_x, atol=1e-5, rtol=1e-5)
+    for a, b in zip(out.maps[:3], feats[:3]):
         assert a is b
-    assert len(neck.blocks) == 2
+    assert len(neck.blocks) == blocks
 
 
 def test_inner_product_and_block_count_options_are_validated():
@@ -203,7 +291,6 @@ def test_frozen_text_encoder_runs_once_over_training_iterations():
 def test_segmentor_refuses_a_head_for_another_number_of_classes():
     from langseg.utils.errors import ConfigError
     init_default_scope('mmseg')
-    model = tiny_convformer_model()
     cfg = dict(type='LanguageGuidedEncoderDecoder', class_names=['cat', 'dog'],
                backbone=dict(type='CLIPResNet', arch='tiny-rn', with_embeddings=False),
                text_encoder=dict(type='FrozenCLIPTextEncoder', arch='tiny-text'),
@@ -214,4 +301,5 @@ def test_segmentor_refuses_a_head_for_another_number_of_classes():
                                 feature_strides=[4, 8, 16, 32], channels=16, num_classes=3))
     with pytest.raises(ConfigError, match='num_classes=3 but model.class_names has 2'):
         MODELS.build(cfg)
-    assert model.class_names[0] == 'background'
+    cfg['decode_head']['num_classes'] = 2          # the matching head builds
+    assert MODELS.build(cfg).decode_head.num_classes == 2

@@ -1,6 +1,7 @@
 """DenseCLIP: learnable-context text encoder, context decoder, score map, identity loss,
 optimiser groups, and the FLOPs/params of the published table."""
 import json
+import math
 import os.path as osp
 
 import pytest
@@ -85,23 +86,82 @@ def test_context_decoder_matches_the_reference_structure():
     assert fusion.neck_in_channels() == [8, 16, 32, 67]
 
 
-def test_fusion_score_map_is_cosine_after_the_gamma_update():
+def reference_denseclip_fusion(sd: dict, global_emb, dense, text, heads: int,
+                               num_layers: int, eps: float = 1e-5):
+    """DenseCLIP's post-model vision-to-language prompting and score map (Rao et al.,
+    arXiv:2112.01518, Sec. 3.2-3.3, Eq. 4 and 6), written with torch.nn.functional and
+    explicit matmuls on the weights ``sd`` of a module (eval mode: no dropout):
+
+    v = [z_global; z_1 .. z_HW] (B, 1+HW, C); memory = LN(W_m LN(v)); x = W_t LN(t)
+    per layer (pre-norm, no qkv bias):  x <- x + MHA(LN1 x, LN1 x, LN1 x)
+                                       x <- x + MHA(LN2 x, memory, memory)
+                                       x <- x + W_2 GELU(W_1 LN3 x)
+    v_post = W_o LN(x); t <- t + gamma * v_post (Eq. 6)
+    s = normalize(z) . normalize(t)^T over the channels (Eq. 4)."""
+    def lin(x, key):
+        return F.linear(x, sd[key + '.weight'], sd.get(key + '.bias'))
+
+    def ln(x, key):
+        return F.layer_norm(x, (x.shape[-1], ), sd[key + '.weight'], sd[key + '.bias'], eps)
+
+    def mha(q_in, kv_in, key):
+        q, k, v = (lin(x, f'{key}.{n}_proj') for x, n in ((q_in, 'q'), (kv_in, 'k'),
+                                                          (kv_in, 'v')))
+        b, nq, c = q.shape
+        d = c // heads
+        split = [x.reshape(b, x.shape[1], heads, d).permute(0, 2, 1, 3) for x in (q, k, v)]
+        w = torch.softmax(torch.matmul(split[0], split[1].transpose(-1, -2)) / math.sqrt(d),
+                          dim=-1)
+        out = torch.matmul(w, split[2]).permute(0, 2, 1, 3).reshape(b, nq, c)
+        return lin(out, f'{key}.out_proj')
+
+    p = 'context_decoder.'
+    b, c, h, w = dense.shape
+    visual = torch.cat([global_emb[:, None, :], dense.flatten(2).transpose(1, 2)], 1)
+    memory = ln(lin(ln(visual, p + 'memory_proj.0'), p + 'memory_proj.1'), p + 'memory_proj.2')
+    t = text.unsqueeze(0).repeat(b, 1, 1)
+    x = lin(ln(t, p + 'text_proj.0'), p + 'text_proj.1')
+    for n in range(num_layers):
+        q = f'{p}layers.{n}.'
+        y = ln(x, q + 'norm1')
+        x = x + mha(y, y, q + 'self_attn')
+        x = x + mha(ln(x, q + 'norm2'), memory, q + 'cross_attn')
+        x = x + lin(F.gelu(lin(ln(x, q + 'norm3'), q + 'mlp.0')), q + 'mlp.3')
+    v_post = lin(ln(x, p + 'out_proj.0'), p + 'out_proj.1')
+    t = t + sd['gamma'] * v_post
+    z_hat = dense / dense.norm(dim=1, keepdim=True)
+    t_hat = t / t.norm(dim=2, keepdim=True)
+    score = torch.matmul(t_hat, z_hat.flatten(2)).reshape(b, -1, h, w)
+    return score, t
+
+
+def test_fusion_equals_the_papers_equations_written_independently():
+    layers, heads = 2, 4
     fusion = DenseCLIPFusion([8, 16, 32, 64], text_dim=24, num_classes=3,
-                             context_decoder=dict(width=32)).eval()
+                             context_decoder=dict(width=32, num_heads=heads,
+                                                  num_layers=layers)).eval()
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():   # every weight random: no identity LayerNorm, a real gamma
+        for name, t in fusion.state_dict().items():
+            t.copy_((1.0 if name.endswith('norm1.weight') else 0.0)
+                    + 0.3 * torch.randn(t.shape, generator=gen))
+    fusion.double()          # float64 on both sides: 1e-5 then measures the maths
+    kw = dict(generator=gen, dtype=torch.float64)
+    feats = [torch.randn(2, c, s, s + 1, **kw) for c, s in zip([8, 16, 32, 64], [16, 8, 4, 2])]
+    global_emb, dense = torch.randn(2, 24, **kw), torch.randn(2, 24, 2, 3, **kw)
+    text = torch.randn(3, 24, **kw)
     with torch.no_grad():
-        fusion.gamma.fill_(0.3)
-    feats = [torch.randn(2, c, s, s) for c, s in zip([8, 16, 32, 64], [16, 8, 4, 2])]
-    global_emb, dense = torch.randn(2, 24), torch.randn(2, 24, 2, 2)
-    text = torch.randn(3, 24)
-    out = fusion(feats + [[global_emb, dense]], text)
-    maps, score = out.maps, out.score
-    visual = torch.cat([global_emb[:, None], dense.flatten(2).transpose(1, 2)], 1)
-    t = text.expand(2, -1, -1)
-    t = t + 0.3 * fusion.context_decoder(t, visual)
-    ref = torch.einsum('bchw,bkc->bkhw', F.normalize(dense, dim=1), F.normalize(t, dim=2))
-    torch.testing.assert_close(score, ref)
-    torch.testing.assert_close(maps[3], torch.cat([feats[3], ref], 1))
-    assert score.abs().max() <= 1 + 1e-6
+        out = fusion(feats + [[global_emb, dense]], text)
+        ref, ref_text = reference_denseclip_fusion(fusion.state_dict(), global_emb, dense,
+                                                   text, heads, layers)
+    # the context decoder really moved the text (gamma * v_post is not negligible)
+    assert (ref_text - text).abs().max() > 0.1
+    torch.testing.assert_close(out.score, ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out.maps[3], torch.cat([feats[3], ref], 1), atol=1e-5,
+                               rtol=1e-5)
+    for a, b in zip(out.maps[:3], feats[:3]):
+        assert a is b
+    assert out.score.abs().max() <= 1 + 1e-6
 
 
 def test_random_attention_pool_for_backbones_without_embeddings():
