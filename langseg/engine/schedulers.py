@@ -71,7 +71,7 @@ class PolyLRWithWarmup(LRSchedulerMixin, _ParamScheduler):
         self.power, self.eta_min = power, eta_min
         self.warmup_iters, self.warmup_ratio = int(warmup_iters), warmup_ratio
         self.total_iters = end - begin
-        super().__init__(optimizer, 'lr', begin=begin, end=end, last_step=last_step,
+        super().__init__(optimizer, begin=begin, end=end, last_step=last_step,
                          by_epoch=by_epoch, verbose=verbose)
 
     def _get_value(self) -> list[float]:
