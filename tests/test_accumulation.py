@@ -77,9 +77,8 @@ def test_schedule_is_stretched_by_the_accumulation():
     apply_accumulation(cfg, k)
     assert cfg.optim_wrapper.accumulative_counts == 8
     assert cfg.train_cfg.max_iters == 80000 * 8
-    warmup, poly = cfg.param_scheduler
-    assert (warmup.begin, warmup.end) == (0, 1500 * 8)
-    assert poly.end == 80000 * 8
+    (poly, ) = cfg.param_scheduler   # mmcv 1.x poly with its warm-up (PolyLRWithWarmup)
+    assert (poly.begin, poly.end, poly.warmup_iters) == (0, 80000 * 8, 1500 * 8)
     assert accumulation_steps(gpus=8, accumulate=None, world_size=2) == 4
     assert accumulation_steps(gpus=None, accumulate=3, world_size=1) == 3
     with pytest.raises(ConfigError, match='multiple of the number of processes'):

@@ -53,7 +53,8 @@ def test_backbone_learning_rate_is_one_tenth():
 PUBLISHED = [
     ('fpn_clip-r50_8xb4-80k_ade20k-512x512.py', 248.8, 31.0, 0.005),
     ('fpn_clip-r101_8xb4-80k_ade20k-512x512.py', 326.6, 50.0, 0.005),
-    ('fpn_clip-vit-b16_8xb4-80k_ade20k-640x640.py', 1037.4, 100.8, 0.01),
+    # the published params count a 512-px positional grid: its own config (train at 640)
+    ('fpn_clip-vit-b16-pos512_8xb4-80k_ade20k-640x640.py', 1037.4, 100.8, 0.01),
     ('fpn_r50_8xb4-80k_ade20k-512x512.py', 227.0, 31.0, 0.03),
     ('fpn_r101_8xb4-80k_ade20k-512x512.py', 305.0, 50.0, 0.03),
 ]

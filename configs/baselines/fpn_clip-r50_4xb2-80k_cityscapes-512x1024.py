@@ -10,5 +10,8 @@ crop_size = (512, 1024)
 model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(arch='RN50', pretrained='openai'),
-    decode_head=dict(num_classes=19),
+    # Neck and head keep their constructor-time init, as the official run (it calls only
+    # backbone.init_weights and text_encoder.init_weights): mmseg's init_cfg is not applied.
+    neck=dict(init_cfg=None),
+    decode_head=dict(num_classes=19, init_cfg=None),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(341, 682)))

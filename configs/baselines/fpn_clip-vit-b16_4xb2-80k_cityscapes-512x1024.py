@@ -14,5 +14,8 @@ model = dict(
     # (docs/methods/denseclip.md, departures).
     backbone=dict(arch='ViT-B-16', pretrained='openai', input_resolution=512,
                   double_class_embedding=True),
-    decode_head=dict(num_classes=19),
+    # Neck and head keep their constructor-time init, as the official run (it calls only
+    # backbone.init_weights and text_encoder.init_weights): mmseg's init_cfg is not applied.
+    neck=dict(init_cfg=None),
+    decode_head=dict(num_classes=19, init_cfg=None),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(341, 682)))

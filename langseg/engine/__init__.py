@@ -5,8 +5,9 @@ from .hooks import BatchDropHook, batch_drop_ratio
 from .optim import LRGroupsOptimWrapperConstructor
 from .model_wrappers import CPUDistributedDataParallel
 from .warmup_cosine import WarmupCosineLR, warmup_cosine_factor
+from .schedulers import PolyLRWithWarmup
 
 __all__ = ['BatchDropHook', 'CPUDistributedDataParallel', 'CuDNNDeterministicHook',
-           'LRGroupsOptimWrapperConstructor', 'WarmupCosineLR', 'warmup_cosine_factor',
+           'LRGroupsOptimWrapperConstructor', 'PolyLRWithWarmup', 'WarmupCosineLR', 'warmup_cosine_factor',
            'batch_drop_ratio', 'check_checkpoint_matches',
            'install_safe_checkpoint_loader', 'load_checkpoint_file']

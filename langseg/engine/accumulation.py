@@ -7,7 +7,8 @@ mmengine's ``OptimWrapper(accumulative_counts=K)`` scales each pass's loss by 1/
 every K passes, so one step sees the gradient of the mean over the 32 images. mmengine's
 schedulers and loop count *passes*, so everything measured in iterations is multiplied by
 K: ``max_iters``, ``val_interval``, the checkpoint interval and every iteration-based
-parameter scheduler's ``begin``/``end`` (warm-up 1500 -> 1500 K passes = 1500 steps).
+parameter scheduler's ``begin``/``end`` and ``warmup_iters`` (``PolyLRWithWarmup``)
+(warm-up 1500 -> 1500 K passes = 1500 steps).
 
 What accumulation cannot give: BatchNorm statistics of the large batch (each pass
 normalises its own 4 images; SyncBN over 8 GPUs normalises 32). Backbones whose BN is
@@ -62,7 +63,7 @@ def apply_accumulation(cfg: Config, steps: int) -> Config:
     for scheduler in schedulers:
         if scheduler.get('by_epoch', True) or scheduler.get('convert_to_iter_based'):
             continue   # epoch-based schedules do not depend on the pass count
-        for key in ('begin', 'end'):
+        for key in ('begin', 'end', 'warmup_iters'):
             if key in scheduler and scheduler[key] is not None:
                 scheduler[key] = scheduler[key] * steps
     return cfg

@@ -18,12 +18,17 @@ test_pipeline = [
     dict(type='LoadAnnotations', reduce_zero_label=True),
     dict(type='PackSegInputs'),
 ]
+# --tta: the official --aug-test (DenseCLIP test.py): img_ratios of the test scale
+# (2048, 512), i.e. Resize to (int(2048 r), int(512 r)) keeping the ratio, each with and
+# without a horizontal flip (not mmseg 1.x's scale_factor of the original image).
 img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+tta_scale = (2048, 512)
 tta_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(type='TestTimeAug',
          transforms=[
-             [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in img_ratios],
+             [dict(type='Resize', scale=(int(tta_scale[0] * r), int(tta_scale[1] * r)),
+                   keep_ratio=True) for r in img_ratios],
              [dict(type='RandomFlip', prob=0., direction='horizontal'),
               dict(type='RandomFlip', prob=1., direction='horizontal')],
              [dict(type='LoadAnnotations')],

@@ -5,7 +5,7 @@ crop_size = (640, 640)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='RandomResize', scale=(2560, 640), ratio_range=(0.5, 2.0), keep_ratio=True),
+    dict(type='RandomResize', scale=(2048, 640), ratio_range=(0.5, 2.0), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
@@ -13,17 +13,22 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(2560, 640), keep_ratio=True),
+    dict(type='Resize', scale=(2048, 640), keep_ratio=True),
     # Annotations are loaded after the resize: metrics are computed at native resolution.
     dict(type='LoadAnnotations', reduce_zero_label=True),
     dict(type='PackSegInputs'),
 ]
+# --tta: the official --aug-test (DenseCLIP test.py): img_ratios of the test scale
+# (2048, 640), i.e. Resize to (int(2048 r), int(640 r)) keeping the ratio, each with and
+# without a horizontal flip (not mmseg 1.x's scale_factor of the original image).
 img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+tta_scale = (2048, 640)
 tta_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(type='TestTimeAug',
          transforms=[
-             [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in img_ratios],
+             [dict(type='Resize', scale=(int(tta_scale[0] * r), int(tta_scale[1] * r)),
+                   keep_ratio=True) for r in img_ratios],
              [dict(type='RandomFlip', prob=0., direction='horizontal'),
               dict(type='RandomFlip', prob=1., direction='horizontal')],
              [dict(type='LoadAnnotations')],

@@ -1,5 +1,8 @@
 # Semantic FPN on CLIP's ResNet (DenseCLIP's baseline): CLIP normalisation, FPN 256,
 # FPNHead with 256 channels. The attention pool is not built (with_embeddings=False).
+# Every BatchNorm of the CLIP ResNet is SyncBN, as the official DenseCLIP run converts the
+# whole backbone (train_denseclip.py, convert_sync_batchnorm); a one-process run reverts
+# SyncBN to BatchNorm (mmengine Runner.wrap_model), for the backbone as for the head.
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 clip_data_preprocessor = dict(
     type='SegDataPreProcessor',
@@ -15,7 +18,8 @@ model = dict(
         type='CLIPResNet',
         arch='RN50',
         pretrained='openai',
-        with_embeddings=False),
+        with_embeddings=False,
+        norm_cfg=norm_cfg),
     neck=dict(
         type='FPN',
         in_channels=[256, 512, 1024, 2048],

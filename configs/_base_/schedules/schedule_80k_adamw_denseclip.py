@@ -1,5 +1,7 @@
 # DenseCLIP's recipe: AdamW 1e-4 (wd 1e-4), backbone lr x 0.1, text encoder lr x 0,
-# no decay on 'norm' parameters, 1500-iteration linear warm-up then poly (0.9) to 1e-6.
+# no decay on 'norm' parameters, poly (0.9) to 1e-6 over the 80k iterations with a
+# 1500-iteration linear warm-up (ratio 1e-6) multiplying it: mmcv 1.x's curve, as the
+# official lr_config (policy='poly', warmup='linear'); the poly does not restart at 1500.
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-4, weight_decay=1e-4),
@@ -9,8 +11,8 @@ optim_wrapper = dict(
         'norm': dict(decay_mult=0.0),
     }))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
-    dict(type='PolyLR', power=0.9, eta_min=1e-6, by_epoch=False, begin=1500, end=80000),
+    dict(type='PolyLRWithWarmup', power=0.9, eta_min=1e-6, warmup_iters=1500,
+         warmup_ratio=1e-6, by_epoch=False, begin=0, end=80000),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=80000, val_interval=8000)
 val_cfg = dict(type='ValLoop')

@@ -9,19 +9,49 @@ DenseCLIP, Rao et al., CVPR 2022, arXiv:2112.01518, Sec. 3.2). Any input size wo
 pool's positional embedding is stored for ``input_resolution`` (CLIP's 7x7 grid resized
 into it when the weights load) and resized to the actual grid at every forward, both
 bilinear (``align_corners=False``) as the official DenseCLIP code does (``pos_interp``).
+
+BatchNorm: open_clip builds plain ``BatchNorm2d`` layers; ``norm_cfg`` (an mmcv norm
+config, e.g. ``dict(type='SyncBN', requires_grad=True)``) rebuilds every one of them with
+mmcv's ``build_norm_layer`` (same eps and momentum; the weights load into them unchanged).
+The official DenseCLIP run converts the whole backbone to ``SyncBatchNorm``
+(``DenseCLIP/segmentation/train_denseclip.py``, ``convert_sync_batchnorm``), so the configs
+of DenseCLIP, its baselines, Conv-Former and CLIP-SP set ``SyncBN``. In a one-process run
+mmengine's ``Runner.wrap_model`` reverts every ``SyncBatchNorm`` to a ``BatchNorm``
+(``revert_sync_batchnorm``), as it does for mmseg's heads.
 """
 from __future__ import annotations
 
 from typing import Sequence
 
 import torch
+from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
+from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...registry import MODELS
 from ..clip import build_visual_tower, get_clip_config, is_resnet, load_pretrained_tower
 from ...utils.errors import ConfigError
 from ..layers import DenseAttentionPool2d
+
+
+def _rebuild_batchnorms(module: nn.Module, norm_cfg: dict) -> None:
+    """Replace every ``nn.BatchNorm2d`` below ``module`` by ``build_norm_layer(norm_cfg)``
+    of the same width, eps and momentum (fresh statistics: the weights load afterwards)."""
+    if not isinstance(norm_cfg, dict) or 'type' not in norm_cfg:
+        raise ConfigError(f'CLIPResNet norm_cfg={norm_cfg!r}: expected an mmcv norm config '
+                          "dict with a 'type', e.g. dict(type='SyncBN', requires_grad=True)")
+    for name, child in list(module.named_children()):
+        if type(child) is nn.BatchNorm2d:
+            _, layer = build_norm_layer(norm_cfg, child.num_features)
+            if not isinstance(layer, nn.modules.batchnorm._BatchNorm):
+                raise ConfigError(f'CLIPResNet norm_cfg type {norm_cfg["type"]!r} builds '
+                                  f'{type(layer).__name__}: expected a BatchNorm type '
+                                  "('BN', 'SyncBN'); CLIP's weights hold BatchNorm statistics")
+            layer.eps, layer.momentum = child.eps, child.momentum
+            setattr(module, name, layer)
+        else:
+            _rebuild_batchnorms(child, norm_cfg)
 
 
 @MODELS.register_module()
@@ -48,6 +78,9 @@ class CLIPResNet(BaseModule):
             (``'bilinear'``: DenseCLIP's; ``langseg.models.layers.pos_embed``).
         quick_gelu: the tower's activation (QuickGELU or GELU); ``None`` decides from the
             weights, then the architecture (``langseg.models.clip.loading``).
+        norm_cfg: mmcv norm config every ``BatchNorm2d`` of the tower is rebuilt with
+            (``dict(type='SyncBN', requires_grad=True)`` as the official DenseCLIP run);
+            ``None`` keeps open_clip's ``BatchNorm2d``.
     """
 
     def __init__(self,
@@ -61,6 +94,7 @@ class CLIPResNet(BaseModule):
                  dense_mode: str = 'attention',
                  pos_interp: str | dict = 'bilinear',
                  quick_gelu: bool | None = None,
+                 norm_cfg: dict | None = None,
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         cfg = get_clip_config(arch)
@@ -84,6 +118,8 @@ class CLIPResNet(BaseModule):
         else:
             self.visual.attnpool = None
             self.embed_dim = None
+        if norm_cfg is not None:
+            _rebuild_batchnorms(self.visual, norm_cfg)
         width = cfg['vision_cfg'].get('width', 64)
         self.out_channels = [width * 4 * 2**i for i in range(4)]
         if not norm_trainable:
