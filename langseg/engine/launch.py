@@ -40,6 +40,10 @@ from .accumulation import accumulation_steps, apply_accumulation
 from .checkpoint import (check_checkpoint_matches, compare_state_dicts,
                          install_safe_checkpoint_loader, load_checkpoint_file, state_dict_of)
 from .config import check_config_types, explain_build_errors, load_config
+from .rng_state import use_rng_state_hook
+from .work_dir import (StartRecord, WorkDirError, check_work_dir_space,
+                       check_work_dir_writable, discard_failed_start, no_room_error,
+                       space_needed, use_atomic_checkpoints)
 
 
 def _default_work_dir(cfg: Config, config_path: str, work_dir: str | None) -> str:
@@ -205,18 +209,33 @@ def build_train_runner(config: str, work_dir: str | None = None, resume: bool = 
                   logger='current')
     _check_data(cfg, ('train_dataloader', 'val_dataloader'))
     _setup_distributed(cfg, launcher)
+    use_atomic_checkpoints(cfg)
+    use_rng_state_hook(cfg)
+    record = StartRecord(cfg.work_dir, config)
+    check_work_dir_writable(cfg.work_dir)
     with explain_build_errors():
         runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-    if cfg.get('load_from') and not resume:
-        _check_load_from(runner, cfg)
+    try:
+        if cfg.get('load_from') and not resume:
+            _check_load_from(runner, cfg)
+        check_work_dir_space(cfg.work_dir, space_needed(runner))
+    except BaseException:
+        discard_failed_start(runner, record)
+        raise
     return runner
 
 
 def train(config: str, **kwargs) -> torch.nn.Module:
     """``tools/train.py``: build the runner (see :func:`build_train_runner`) and train."""
     runner = build_train_runner(config, **kwargs)
-    with explain_build_errors(), _explain_data_errors():
-        return runner.train()
+    try:
+        with explain_build_errors(), _explain_data_errors():
+            return runner.train()
+    except OSError as exc:  # a log or metrics file on a full / read-only disk
+        error = no_room_error(exc, runner)
+        if error is None:
+            raise
+        raise error from None
 
 
 def has_display() -> bool:
@@ -312,11 +331,17 @@ def build_test_runner(config: str, checkpoint: str | None = None,
         cfg.test_evaluator['keep_results'] = True
     _check_data(cfg, ('test_dataloader', ))
     _setup_distributed(cfg, launcher)
+    record = StartRecord(cfg.work_dir, config)
+    check_work_dir_writable(cfg.work_dir)
     with explain_build_errors():
         runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     if checkpoint is not None:
         model = _unwrap(runner.model)
-        check_checkpoint_matches(model.module if tta else model, checkpoint)
+        try:
+            check_checkpoint_matches(model.module if tta else model, checkpoint)
+        except BaseException:
+            discard_failed_start(runner, record)
+            raise
     else:
         print_log('no checkpoint given: evaluating the weights the config builds (right for '
                   'training-free models such as ProxyCLIP)', logger='current',
