@@ -15,7 +15,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
+from langseg.engine.cfg_options import CfgOptionsAction  # noqa: E402
 
 from langseg.utils.errors import DataError, run_cli  # noqa: E402
 
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--config', default=DEFAULT_CONFIG)
     parser.add_argument('--out', required=True, help='output PNG')
     parser.add_argument('--device', default=None)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     args = parser.parse_args(argv)
     if not args.out.lower().endswith('.png'):
         raise DataError(f'--out {args.out}: expected a .png path')

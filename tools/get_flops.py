@@ -33,7 +33,7 @@ RULE_TEXT = {
 
 
 def parse_args() -> argparse.Namespace:
-    from mmengine.config import DictAction
+    from langseg.engine.cfg_options import CfgOptionsAction
     parser = argparse.ArgumentParser(description='Count GFLOPs and params of configs')
     parser.add_argument('configs', nargs='+', help='config file paths')
     parser.add_argument('--shape', type=int, nargs='+', default=[2048, 1024],
@@ -44,7 +44,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--markdown', action='store_true', help='print a markdown table')
     parser.add_argument('--transposed-conv-rule', choices=['input', 'output'],
                         default='input', help="'output' reproduces the published ViT rows")
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override settings in every config, key=value')
     args = parser.parse_args()
     if len(args.shape) not in (1, 2):

@@ -24,7 +24,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
+from langseg.engine.cfg_options import CfgOptionsAction  # noqa: E402
 
 from langseg.utils.errors import ConfigError, run_cli  # noqa: E402
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--device', default=None)
     parser.add_argument('--examples', help='a folder of example images (default: two '
                                            'generated scenes)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     args = parser.parse_args(argv)
     from werkzeug.serving import make_server
 
