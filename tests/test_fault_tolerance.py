@@ -219,3 +219,17 @@ def test_refused_start_leaves_no_log_folder(tmp_path, toy_root, monkeypatch):
     with pytest.raises(wd.WorkDirError, match='1.0 MiB free'):
         build_train_runner(_tiny(tmp_path, toy_root), work_dir=str(work))
     assert not work.exists()
+
+
+def test_unsafe_or_truncated_resume_checkpoint_refused_before_the_runner_writes(tmp_path,
+                                                                                toy_root):
+    """M3: the resume checkpoint was read after the runner had written its log folder."""
+    from langseg.engine.launch import build_train_runner
+    from langseg.utils.errors import CheckpointError
+    work = tmp_path / 'work'
+    work.mkdir()
+    (work / 'iter_2.pth').write_bytes(b'PK\x03\x04 truncated')
+    (work / 'last_checkpoint').write_text(str(work / 'iter_2.pth'))
+    with pytest.raises(CheckpointError, match='iter_2.pth'):
+        build_train_runner(_tiny(tmp_path, toy_root), work_dir=str(work), resume=True)
+    assert sorted(os.listdir(work)) == ['iter_2.pth', 'last_checkpoint']

@@ -1,9 +1,13 @@
 """What ``tools/train.py`` and ``tools/test.py`` do, as functions (the tools only parse).
 
 Both follow mmseg 1.x's tools, plus the checks that turn bad input into one-line errors
-before anything is written: the config exists and parses, every ``type`` is registered,
-data roots hold images, ``--resume`` has a checkpoint to resume from, a checkpoint exists,
-is safe to load and belongs to the model (``tools/test.py``'s CHECKPOINT always;
+before anything is written: the config exists and parses, ``--cfg-options`` name existing
+settings with values of the right type (:mod:`langseg.engine.cfg_options`), every ``type``
+is registered, data roots hold images, the work dir is writable, ``--resume`` has a
+checkpoint to resume from that is safe to load; after the runner is built (it writes a
+timestamped log folder and a config dump, removed again when a check refuses the run:
+:func:`~langseg.engine.work_dir.discard_failed_start`): the work dir has room for a
+checkpoint, a checkpoint is safe to load and belongs to the model (``tools/test.py``'s CHECKPOINT always;
 ``load_from`` in training only with ``load_from_strict=True``, else it loads partially as
 mmseg/mmengine do, with one warning line naming the keys that did not load). Both
 builders install langseg's ``weights_only=True`` checkpoint loader into mmengine first
@@ -13,6 +17,11 @@ pipelines' loaders are replaced by checked ones (``data_checks`` in the config, 
 :mod:`langseg.datasets.checked_pipeline`), so an empty or corrupt image, a label map of
 another size than its image, or a label value that is no class stops the run with one
 line naming the file.
+
+Training also adds :class:`~langseg.engine.work_dir.AtomicCheckpointHook` (checkpoints and
+``last_checkpoint`` written whole or not at all; a full disk mid-run stops with one line
+naming the last complete checkpoint) and :class:`~langseg.engine.rng_state.RNGStateHook`
+(bit-exact resume).
 """
 from __future__ import annotations
 
@@ -195,10 +204,13 @@ def build_train_runner(config: str, work_dir: str | None = None, resume: bool = 
                               'available: train without --amp on CPU')
     if resume:
         cfg.resume = True
-        if cfg.get('load_from') is None and find_latest_checkpoint(cfg.work_dir) is None:
+        latest = cfg.get('load_from') or find_latest_checkpoint(cfg.work_dir)
+        if latest is None:
             raise CheckpointError(f'--resume: no checkpoint in work dir {cfg.work_dir} '
                                   "(expected a 'last_checkpoint' file written by an earlier "
                                   'run); start without --resume or pass --work-dir')
+        if '://' not in str(latest):  # unsafe or truncated: refused before the runner writes
+            load_checkpoint_file(latest)
     world_size = int(os.environ.get('WORLD_SIZE', '1')) if launcher != 'none' else 1
     steps = accumulation_steps(gpus, accumulate, world_size)
     if steps > 1:
