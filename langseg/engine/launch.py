@@ -7,9 +7,10 @@ is registered, data roots hold images, the work dir is writable, ``--resume`` ha
 checkpoint to resume from that is safe to load; after the runner is built (it writes a
 timestamped log folder and a config dump, removed again when a check refuses the run:
 :func:`~langseg.engine.work_dir.discard_failed_start`): the work dir has room for a
-checkpoint, a checkpoint is safe to load and belongs to the model (``tools/test.py``'s CHECKPOINT always;
-``load_from`` in training only with ``load_from_strict=True``, else it loads partially as
-mmseg/mmengine do, with one warning line naming the keys that did not load). Both
+checkpoint, a checkpoint is safe to load and belongs to the model (``tools/test.py``'s
+CHECKPOINT always; ``load_from`` in training only with ``load_from_strict=True``, else it
+loads partially as mmseg/mmengine do, with one warning line naming the keys that did not
+load). Both
 builders install langseg's ``weights_only=True`` checkpoint loader into mmengine first
 (:func:`~langseg.engine.checkpoint.install_safe_checkpoint_loader`; ``import langseg``
 patches nothing). Data files are checked as they are read: the
