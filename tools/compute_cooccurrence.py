@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
+from langseg.engine.cfg_options import CfgOptionsAction  # noqa: E402
 
 from langseg.utils.errors import DataError, run_cli  # noqa: E402
 
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('config')
     parser.add_argument('--out', required=True, help='output .npz file')
     parser.add_argument('--split', choices=['train', 'val'], default='train')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     args = parser.parse_args(argv)
     if not args.out.endswith('.npz'):
         raise DataError(f'--out {args.out}: expected a .npz path')

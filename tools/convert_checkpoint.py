@@ -62,15 +62,10 @@ def main() -> None:
         load_state_dict_checked(model, converted, f'the model of {args.config}')
         print(f'{len(converted)} tensors load strictly into {args.config}')
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
-    tmp = f'{args.dst}.partial-{os.getpid()}'
-    try:
-        torch.save(dict(state_dict=converted,
-                        meta=dict(converted_from=osp.basename(args.src), method=args.method)),
-                   tmp)
-        os.replace(tmp, args.dst)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    from langseg.engine.atomic_io import atomic_torch_save
+    atomic_torch_save(dict(state_dict=converted,
+                           meta=dict(converted_from=osp.basename(args.src),
+                                     method=args.method)), args.dst)
     print(f'wrote {args.dst}: {len(converted)} tensors from {len(state)} official keys')
 
 

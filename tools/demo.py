@@ -2,9 +2,12 @@
 
     python tools/demo.py IMAGE --classes "cat; kitten, dog, sky" [--config CONFIG]
                          --out OUT.png [--device cpu|cuda] [--cfg-options k=v ...]
+                         [--verbose]
 
 Classes are separated by commas, synonyms of a class by ";". Writes an overlay PNG with a
-legend (class colour and area) and prints the per-class areas.
+legend (class colour and area) and prints the per-class areas (mmengine's INFO logs only
+with ``--verbose``). The image is checked on its header before it is decoded (at most 8192
+pixels on the longer side, aspect ratio at most 10:1; see langseg/apis/image_io.py).
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
+from langseg.engine.cfg_options import CfgOptionsAction  # noqa: E402
 
 from langseg.utils.errors import DataError, run_cli  # noqa: E402
 
@@ -30,8 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--config', default=DEFAULT_CONFIG)
     parser.add_argument('--out', required=True, help='output PNG')
     parser.add_argument('--device', default=None)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
+    parser.add_argument('--verbose', action='store_true',
+                        help="keep mmengine's INFO logs (weight initialisation, ...)")
     args = parser.parse_args(argv)
+    if not args.verbose:  # the result, not ~100 init_weights INFO blocks (warnings stay)
+        import logging
+
+        from mmengine.logging import MMLogger
+        MMLogger.get_current_instance().setLevel(logging.WARNING)
     if not args.out.lower().endswith('.png'):
         raise DataError(f'--out {args.out}: expected a .png path')
     import cv2

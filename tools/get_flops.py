@@ -18,8 +18,6 @@ and included in the ``_with_text`` columns.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import os.path as osp
 import sys
 
@@ -33,7 +31,7 @@ RULE_TEXT = {
 
 
 def parse_args() -> argparse.Namespace:
-    from mmengine.config import DictAction
+    from langseg.engine.cfg_options import CfgOptionsAction
     parser = argparse.ArgumentParser(description='Count GFLOPs and params of configs')
     parser.add_argument('configs', nargs='+', help='config file paths')
     parser.add_argument('--shape', type=int, nargs='+', default=[2048, 1024],
@@ -44,12 +42,27 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--markdown', action='store_true', help='print a markdown table')
     parser.add_argument('--transposed-conv-rule', choices=['input', 'output'],
                         default='input', help="'output' reproduces the published ViT rows")
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override settings in every config, key=value')
     args = parser.parse_args()
-    if len(args.shape) not in (1, 2):
-        parser.error('--shape takes H or H W')
+    check_shape(args.shape)
     return args
+
+
+#: The input sides --shape accepts: the smallest a ViT-B/16 window or a 32x-strided
+#: backbone takes, and the largest counted in reasonable memory (8192 x 8192 x 3 floats).
+MIN_SIDE, MAX_SIDE = 32, 8192
+
+
+def check_shape(shape: list[int]) -> None:
+    """One-line errors for a --shape that cannot be counted, before anything is built."""
+    from langseg.utils.errors import ConfigError
+    if len(shape) not in (1, 2):
+        raise ConfigError(f'--shape {" ".join(map(str, shape))}: expected H or H W')
+    for side in shape:
+        if not MIN_SIDE <= side <= MAX_SIDE:
+            raise ConfigError(f'--shape {" ".join(map(str, shape))}: {side} is out of range: '
+                              f'expected sides from {MIN_SIDE} to {MAX_SIDE} pixels')
 
 
 def count_config(path: str, shape: list[int], rule: str, cfg_options: dict | None) -> dict:
@@ -105,11 +118,8 @@ def main() -> None:
     print(f'Counted with fvcore (1 multiply-add = 1 flop), attention included, batch 1; '
           f'{RULE_TEXT[args.transposed_conv_rule]}.')
     if args.json:
-        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
-        tmp = args.json + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(rows, f, indent=2)
-        os.replace(tmp, args.json)
+        from langseg.engine.atomic_io import atomic_write_json
+        atomic_write_json(args.json, rows, indent=2)
         print(f'wrote {args.json}')
 
 

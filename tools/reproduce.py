@@ -17,8 +17,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import os.path as osp
 import sys
 
@@ -58,9 +56,9 @@ def main() -> int:
     rows = reproduce(args.configs, args.data_root, checkpoints, args.work_dir)
     print(table(rows))
     if args.json:
-        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump([dict(r.__dict__, result=r.result) for r in rows], f, indent=2)
+        from langseg.engine.atomic_io import atomic_write_json
+        atomic_write_json(args.json, [dict(r.__dict__, result=r.result) for r in rows],
+                          indent=2)
     failed = any(r.result == 'FAIL' for r in rows)
     return 1 if args.strict and failed else 0
 

@@ -23,7 +23,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 
 def parse_args() -> argparse.Namespace:
-    from mmengine.config import DictAction
+    from langseg.engine.cfg_options import CfgOptionsAction
     parser = argparse.ArgumentParser(description='Train a segmentor')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
@@ -39,7 +39,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--accumulate', type=int, default=None,
                         help='gradient accumulation: passes per optimiser step (the '
                              'iteration schedule is stretched by the same factor)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override settings in the config, key=value')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')

@@ -2,7 +2,8 @@
 
     python tools/webdemo.py [--config CONFIG] [--host 127.0.0.1] [--port 7860]
                             [--vfm dino-b8 [dinov2-b14-reg ...]] [--threshold T]
-                            [--max-upload-mb 10] [--max-side 4096] [--device cpu|cuda]
+                            [--max-upload-mb 10] [--max-side 4096] [--max-aspect 10]
+                            [--device cpu|cuda]
                             [--examples DIR] [--cfg-options k=v ...]
 
 Open http://127.0.0.1:7860, choose an image (or an example), type the words
@@ -24,7 +25,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
+from langseg.engine.cfg_options import CfgOptionsAction  # noqa: E402
 
 from langseg.utils.errors import ConfigError, run_cli  # noqa: E402
 
@@ -53,11 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--threshold', type=float, default=None,
                         help='default probability threshold shown on the page')
     parser.add_argument('--max-upload-mb', type=float, default=10)
-    parser.add_argument('--max-side', type=int, default=4096)
+    parser.add_argument('--max-side', type=int, default=4096,
+                        help='longest image side accepted, before and after resizing')
+    parser.add_argument('--max-aspect', type=float, default=10.0,
+                        help='largest ratio of the longer image side to the shorter')
     parser.add_argument('--device', default=None)
     parser.add_argument('--examples', help='a folder of example images (default: two '
                                            'generated scenes)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction)
     args = parser.parse_args(argv)
     from werkzeug.serving import make_server
 
@@ -81,12 +85,13 @@ def main(argv: list[str] | None = None) -> int:
                 options['model.vfm.model_name'] = None
             segmenters[name] = OpenVocabularySegmenter(
                 args.config, device=args.device, cfg_options=options or None,
-                max_side=args.max_side)
+                max_side=args.max_side, max_aspect=args.max_aspect)
         return segmenters[name]
 
     segmenter_for(names[0])       # the default one is ready before the page is
     settings = WebSettings(model_name=osp.basename(args.config),
                            max_upload_mb=args.max_upload_mb, max_side=args.max_side,
+                           max_aspect=args.max_aspect,
                            vfms=names, examples=example_images(args.examples),
                            threshold=args.threshold)
     app = create_app(segmenter_for, settings)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..utils.errors import ConfigError, DataError
+from .image_io import DEFAULT_MAX_ASPECT, check_image_size, read_image  # noqa: F401
 
 
 @dataclass
@@ -60,11 +61,14 @@ class OpenVocabularySegmenter:
         cfg_options: overrides, as ``--cfg-options`` gives them.
         short_side: resize the image's short side to this first (default: the config's
             test pipeline; ``0`` keeps the size).
-        max_side: refuse images whose longer side exceeds this (after nothing is resized).
+        max_side: refuse images whose longer side exceeds this, before and after the
+            short side is resized (a thin image scaled up would be huge).
+        max_aspect: refuse images whose longer side is more than this times the shorter.
     """
 
     def __init__(self, config, device: str | None = None, cfg_options: dict | None = None,
-                 short_side: int | None = None, max_side: int = 8192) -> None:
+                 short_side: int | None = None, max_side: int = 8192,
+                 max_aspect: float = DEFAULT_MAX_ASPECT) -> None:
         from mmengine.config import Config
         from mmengine.registry import init_default_scope
 
@@ -87,6 +91,7 @@ class OpenVocabularySegmenter:
         self.model.to(self.device).eval()
         self.short_side = _short_side(cfg) if short_side is None else (short_side or None)
         self.max_side = max_side
+        self.max_aspect = max_aspect
         self.cfg = cfg
 
     def preprocess(self, image: np.ndarray) -> dict:
@@ -96,14 +101,16 @@ class OpenVocabularySegmenter:
         if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3):
             raise DataError('the image must be an RGB array of shape (H, W, 3)')
         h, w = image.shape[:2]
-        if max(h, w) > self.max_side:
-            raise DataError(f'the image is {w}x{h}: expected at most {self.max_side} pixels '
-                            'on its longer side')
+        check_image_size(w, h, 'the image', self.max_side, None, self.max_aspect)
         resized = image
         if self.short_side:
             scale = self.short_side / min(h, w)
-            resized = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
-                                 interpolation=cv2.INTER_LINEAR)
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            if max(size) > self.max_side:
+                raise DataError(f'the image is {w}x{h}: resized to a short side of '
+                                f'{self.short_side} it would be {size[0]}x{size[1]}, over the '
+                                f'limit of {self.max_side} on the longer side')
+            resized = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
         bgr = torch.from_numpy(np.ascontiguousarray(resized[..., ::-1])).permute(2, 0, 1)
         sample = SegDataSample(metainfo=dict(img_shape=resized.shape[:2], ori_shape=(h, w)))
         return self.model.data_preprocessor(dict(inputs=[bgr], data_samples=[sample]),
@@ -121,7 +128,7 @@ class OpenVocabularySegmenter:
         ``None``): the post-processing then holds only bands of the full-size scores, the
         path for very large images."""
         if isinstance(image, str):
-            image = read_image(image)
+            image = read_image(image, self.max_side, None, self.max_aspect)
         classes = parse_class_words(words)
         model = self.model
         saved = (model.prob_thd, model.pamr, model.keep_probs)
@@ -142,21 +149,3 @@ class OpenVocabularySegmenter:
             else None
         return SegmentationResult(labels=sample.pred_sem_seg.data[0].cpu().numpy(),
                                   probs=probs, class_names=list(model.class_names))
-
-
-def read_image(path_or_bytes: str | bytes) -> np.ndarray:
-    """An RGB uint8 array from a file path or encoded bytes; clear error otherwise."""
-    import cv2
-    if isinstance(path_or_bytes, (bytes, bytearray)):
-        data = np.frombuffer(path_or_bytes, np.uint8)
-        where = 'the upload'
-    else:
-        import os.path as osp
-        if not osp.isfile(path_or_bytes):
-            raise DataError(f'image {path_or_bytes} does not exist')
-        data = np.fromfile(path_or_bytes, np.uint8)
-        where = path_or_bytes
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if bgr is None:
-        raise DataError(f'{where} is not an image: expected a JPEG, PNG, BMP or WebP file')
-    return np.ascontiguousarray(bgr[..., ::-1])

@@ -11,11 +11,16 @@ Pages and API:
   status;
 * ``GET /health``: ``ok``.
 
-Every bad input (no image, an empty or non-image file, an upload over the limit, an image
-over the size limit, no words, a threshold that is not a number in [0, 1], an unknown VFM
+Every bad input (no image, an empty or non-image file, an upload over the limit (413,
+JSON on the API), an image over the size bounds (checked on its header before anything is
+decoded: a decompression bomb costs no memory; see :mod:`langseg.apis.image_io`), a wrong
+method on the API (405, JSON), no words, a threshold that is not a number in [0, 1], an unknown VFM
 or example) is answered with one message (HTML-escaped on the page, as everything the user
 typed) and the server keeps serving. Requests run one at a time through the model (a lock);
-the server itself is threaded, so a slow request never blocks the page or ``/health``.
+the server itself is threaded, so a slow request never blocks the page or ``/health``;
+images are decoded outside the lock, and the aspect-ratio bound keeps any one request
+short (a 1 x 4000 image would otherwise be resized to 336 x 1,344,000 and hold the lock
+for minutes).
 """
 from __future__ import annotations
 
@@ -73,6 +78,7 @@ class WebSettings:
     model_name: str
     max_upload_mb: float = 10.0
     max_side: int = 4096
+    max_aspect: float = 10.0
     vfms: list[str] = field(default_factory=lambda: ['default'])
     examples: dict[str, np.ndarray] = field(default_factory=dict)
     threshold: float | None = None
@@ -88,7 +94,7 @@ def create_app(segmenter_for: Callable[[str], object], settings: WebSettings):
     """The Flask app. ``segmenter_for(vfm)`` returns an ``OpenVocabularySegmenter`` for a
     name of ``settings.vfms`` (built lazily and kept by the caller)."""
     from flask import Flask, jsonify, render_template_string, request
-    from werkzeug.exceptions import RequestEntityTooLarge
+    from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
     from . import class_areas, overlay_with_legend, parse_class_words, read_image
 
@@ -131,10 +137,10 @@ def create_app(segmenter_for: Callable[[str], object], settings: WebSettings):
             if not data:
                 raise LangsegError(f'the file {upload.filename} is empty (0 bytes): '
                                    'expected a JPEG, PNG, BMP or WebP image')
-            image, name = read_image(data), upload.filename or 'upload'
-        if max(image.shape[:2]) > settings.max_side:
-            raise LangsegError(f'the image is {image.shape[1]}x{image.shape[0]} pixels: the '
-                               f'limit is {settings.max_side} on the longer side')
+            # the header is checked against the bounds before anything is decoded
+            image = read_image(data, max_side=settings.max_side,
+                               max_aspect=settings.max_aspect)
+            name = upload.filename or 'upload'
         classes = parse_class_words(values['words'])
         if values['vfm'] not in settings.vfms:
             raise LangsegError(f'unknown VFM {values["vfm"]!r}: expected one of '
@@ -171,6 +177,8 @@ def create_app(segmenter_for: Callable[[str], object], settings: WebSettings):
     def segment_page():
         try:
             result = segment()
+        except HTTPException:  # 413 and the like: answered by their handlers
+            raise
         except LangsegError as exc:
             return page(400, error=one_line(exc), **_keep(form_values()))
         except Exception as exc:  # a bug: say so on the page, keep serving
@@ -183,6 +191,8 @@ def create_app(segmenter_for: Callable[[str], object], settings: WebSettings):
     def segment_api():
         try:
             result = segment()
+        except HTTPException:  # 413 and the like: answered by their handlers, as JSON
+            raise
         except LangsegError as exc:
             return jsonify(error=one_line(exc)), 400
         except Exception as exc:
@@ -203,7 +213,18 @@ def create_app(segmenter_for: Callable[[str], object], settings: WebSettings):
 
     @app.errorhandler(404)
     def not_found(_exc):
+        if request.path.startswith('/api/'):
+            return jsonify(error=f'no API endpoint {request.path}: expected POST '
+                                 '/api/segment'), 404
         return page(404, error=f'no page {request.path}')
+
+    @app.errorhandler(405)
+    def wrong_method(_exc):
+        message = (f'{request.method} is not allowed on {request.path}: expected POST '
+                   '(multipart: image, words)')
+        if request.path.startswith('/api/'):
+            return jsonify(error=message), 405, {'Allow': 'POST'}
+        return page(405, error=message)
 
     return app
 

@@ -33,6 +33,8 @@ DATASET_LAYOUTS: dict[str, str] = {
     'PascalVOC20Dataset': 'VOCdevkit/VOC2012/{JPEGImages,SegmentationClass}, '
                           'ImageSets/Segmentation/val.txt',
     'FolderSegDataset': 'classes.txt, images/<split>/*.jpg|png, masks/<split>/*.png',
+    'ToyShapesDataset': 'meta.json, {images,annotations}/{training,validation}/'
+                        '(*.jpg, *.png)',
     'COCOObjectDataset': 'coco_stuff164k/{images,annotations}/val2017/'
                          '(*.jpg, *_instanceTrainIds.png from '
                          'tools/dataset_converters/coco_object.py)',
@@ -104,9 +106,15 @@ def check_dataset_cfg(ds: dict, loader: str = 'train_dataloader',
     if ds_type in _SELF_GENERATING:  # generated on first use; checked once it exists
         data_root = ds.get('data_root') or ''
         img_dir = osp.join(data_root, (ds.get('data_prefix') or {}).get('img_path', ''))
-        if check_empty_files and data_root and osp.isdir(img_dir) and \
-                ds_type == 'ToyShapesDataset':
-            check_no_empty_images(img_dir, ds.get('img_suffix', '.jpg'))
+        if ds_type == 'ToyShapesDataset' and data_root and \
+                osp.isfile(osp.join(data_root, 'meta.json')):
+            suffix = ds.get('img_suffix', '.jpg')
+            if not osp.isdir(img_dir) or not _has_file_with_suffix(img_dir, suffix):
+                raise DataError(f'{img_dir} holds no {suffix} images for {ds_type}: expected '
+                                f'{DATASET_LAYOUTS[ds_type]} under {data_root} (remove the '
+                                'folder to generate it again)')
+            if check_empty_files:
+                check_no_empty_images(img_dir, suffix)
         return
     layout = DATASET_LAYOUTS.get(ds_type, 'the layout of the dataset type')
     data_root = ds.get('data_root') or ''

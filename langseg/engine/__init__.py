@@ -2,12 +2,15 @@ from .checkpoint import (check_checkpoint_matches, install_safe_checkpoint_loade
                          load_checkpoint_file)
 from .determinism import CuDNNDeterministicHook
 from .hooks import BatchDropHook, batch_drop_ratio
+from .rng_state import RNGStateHook
+from .work_dir import AtomicCheckpointHook
 from .optim import LRGroupsOptimWrapperConstructor
 from .model_wrappers import CPUDistributedDataParallel
 from .warmup_cosine import WarmupCosineLR, warmup_cosine_factor
 from .schedulers import PolyLRWithWarmup
 
-__all__ = ['BatchDropHook', 'CPUDistributedDataParallel', 'CuDNNDeterministicHook',
-           'LRGroupsOptimWrapperConstructor', 'PolyLRWithWarmup', 'WarmupCosineLR', 'warmup_cosine_factor',
+__all__ = ['AtomicCheckpointHook', 'BatchDropHook', 'CPUDistributedDataParallel',
+           'CuDNNDeterministicHook', 'LRGroupsOptimWrapperConstructor', 'PolyLRWithWarmup',
+           'RNGStateHook', 'WarmupCosineLR', 'warmup_cosine_factor',
            'batch_drop_ratio', 'check_checkpoint_matches',
            'install_safe_checkpoint_loader', 'load_checkpoint_file']

@@ -24,12 +24,9 @@ def load_config(path: str, cfg_options: dict | None = None) -> Config:
         cfg = Config.fromfile(path)
     except Exception as exc:  # mmengine raises SyntaxError, ImportError, KeyError, ...
         raise ConfigError(f'config {path} does not parse: {one_line(exc)}') from None
-    if cfg_options:
-        try:
-            cfg.merge_from_dict(cfg_options)
-        except Exception as exc:
-            raise ConfigError(f'--cfg-options {cfg_options} cannot be merged into {path}: '
-                              f'{one_line(exc)}') from None
+    if cfg_options:  # checked key by key, typed by the values they replace
+        from .cfg_options import apply_cfg_options
+        apply_cfg_options(cfg, cfg_options, path)
     return cfg
 
 

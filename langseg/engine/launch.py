@@ -1,11 +1,16 @@
 """What ``tools/train.py`` and ``tools/test.py`` do, as functions (the tools only parse).
 
 Both follow mmseg 1.x's tools, plus the checks that turn bad input into one-line errors
-before anything is written: the config exists and parses, every ``type`` is registered,
-data roots hold images, ``--resume`` has a checkpoint to resume from, a checkpoint exists,
-is safe to load and belongs to the model (``tools/test.py``'s CHECKPOINT always;
-``load_from`` in training only with ``load_from_strict=True``, else it loads partially as
-mmseg/mmengine do, with one warning line naming the keys that did not load). Both
+before anything is written: the config exists and parses, ``--cfg-options`` name existing
+settings with values of the right type (:mod:`langseg.engine.cfg_options`), every ``type``
+is registered, data roots hold images, the work dir is writable, ``--resume`` has a
+checkpoint to resume from that is safe to load; after the runner is built (it writes a
+timestamped log folder and a config dump, removed again when a check refuses the run:
+:func:`~langseg.engine.work_dir.discard_failed_start`): the work dir has room for a
+checkpoint, a checkpoint is safe to load and belongs to the model (``tools/test.py``'s
+CHECKPOINT always; ``load_from`` in training only with ``load_from_strict=True``, else it
+loads partially as mmseg/mmengine do, with one warning line naming the keys that did not
+load). Both
 builders install langseg's ``weights_only=True`` checkpoint loader into mmengine first
 (:func:`~langseg.engine.checkpoint.install_safe_checkpoint_loader`; ``import langseg``
 patches nothing). Data files are checked as they are read: the
@@ -13,6 +18,11 @@ pipelines' loaders are replaced by checked ones (``data_checks`` in the config, 
 :mod:`langseg.datasets.checked_pipeline`), so an empty or corrupt image, a label map of
 another size than its image, or a label value that is no class stops the run with one
 line naming the file.
+
+Training also adds :class:`~langseg.engine.work_dir.AtomicCheckpointHook` (checkpoints and
+``last_checkpoint`` written whole or not at all; a full disk mid-run stops with one line
+naming the last complete checkpoint) and :class:`~langseg.engine.rng_state.RNGStateHook`
+(bit-exact resume).
 """
 from __future__ import annotations
 
@@ -40,6 +50,10 @@ from .accumulation import accumulation_steps, apply_accumulation
 from .checkpoint import (check_checkpoint_matches, compare_state_dicts,
                          install_safe_checkpoint_loader, load_checkpoint_file, state_dict_of)
 from .config import check_config_types, explain_build_errors, load_config
+from .rng_state import use_rng_state_hook
+from .work_dir import (StartRecord, WorkDirError, check_work_dir_space,
+                       check_work_dir_writable, discard_failed_start, no_room_error,
+                       space_needed, use_atomic_checkpoints)
 
 
 def _default_work_dir(cfg: Config, config_path: str, work_dir: str | None) -> str:
@@ -191,10 +205,13 @@ def build_train_runner(config: str, work_dir: str | None = None, resume: bool = 
                               'available: train without --amp on CPU')
     if resume:
         cfg.resume = True
-        if cfg.get('load_from') is None and find_latest_checkpoint(cfg.work_dir) is None:
+        latest = cfg.get('load_from') or find_latest_checkpoint(cfg.work_dir)
+        if latest is None:
             raise CheckpointError(f'--resume: no checkpoint in work dir {cfg.work_dir} '
                                   "(expected a 'last_checkpoint' file written by an earlier "
                                   'run); start without --resume or pass --work-dir')
+        if '://' not in str(latest):  # unsafe or truncated: refused before the runner writes
+            load_checkpoint_file(latest)
     world_size = int(os.environ.get('WORLD_SIZE', '1')) if launcher != 'none' else 1
     steps = accumulation_steps(gpus, accumulate, world_size)
     if steps > 1:
@@ -205,18 +222,33 @@ def build_train_runner(config: str, work_dir: str | None = None, resume: bool = 
                   logger='current')
     _check_data(cfg, ('train_dataloader', 'val_dataloader'))
     _setup_distributed(cfg, launcher)
+    use_atomic_checkpoints(cfg)
+    use_rng_state_hook(cfg)
+    record = StartRecord(cfg.work_dir, config)
+    check_work_dir_writable(cfg.work_dir)
     with explain_build_errors():
         runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-    if cfg.get('load_from') and not resume:
-        _check_load_from(runner, cfg)
+    try:
+        if cfg.get('load_from') and not resume:
+            _check_load_from(runner, cfg)
+        check_work_dir_space(cfg.work_dir, space_needed(runner))
+    except BaseException:
+        discard_failed_start(runner, record)
+        raise
     return runner
 
 
 def train(config: str, **kwargs) -> torch.nn.Module:
     """``tools/train.py``: build the runner (see :func:`build_train_runner`) and train."""
     runner = build_train_runner(config, **kwargs)
-    with explain_build_errors(), _explain_data_errors():
-        return runner.train()
+    try:
+        with explain_build_errors(), _explain_data_errors():
+            return runner.train()
+    except OSError as exc:  # a log or metrics file on a full / read-only disk
+        error = no_room_error(exc, runner)
+        if error is None:
+            raise
+        raise error from None
 
 
 def has_display() -> bool:
@@ -312,11 +344,17 @@ def build_test_runner(config: str, checkpoint: str | None = None,
         cfg.test_evaluator['keep_results'] = True
     _check_data(cfg, ('test_dataloader', ))
     _setup_distributed(cfg, launcher)
+    record = StartRecord(cfg.work_dir, config)
+    check_work_dir_writable(cfg.work_dir)
     with explain_build_errors():
         runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     if checkpoint is not None:
         model = _unwrap(runner.model)
-        check_checkpoint_matches(model.module if tta else model, checkpoint)
+        try:
+            check_checkpoint_matches(model.module if tta else model, checkpoint)
+        except BaseException:
+            discard_failed_start(runner, record)
+            raise
     else:
         print_log('no checkpoint given: evaluating the weights the config builds (right for '
                   'training-free models such as ProxyCLIP)', logger='current',

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os.path as osp
 import pickle
 import re
+import warnings
 import zipfile
 from typing import Any, Iterable
 
@@ -83,9 +84,19 @@ def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
         raise CheckpointError(f'checkpoint {filename} does not exist: expected the path of a '
                               '.pth file written by tools/train.py (or a state dict)')
     try:
-        with torch.serialization.safe_globals(MMENGINE_CHECKPOINT_GLOBALS):
+        with torch.serialization.safe_globals(MMENGINE_CHECKPOINT_GLOBALS), \
+                warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # torch's legacy-format notes: errors say it all
             return torch.load(filename, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, OSError, ...
+        from .torchscript import describe_refusal
+        refusal = describe_refusal(filename, str(exc))
+        if refusal is not None:
+            if 'pickles' not in refusal:
+                raise CheckpointError(f'cannot load {filename}: it {refusal}') from None
+            raise CheckpointError(
+                f'refused to load {filename}: it {refusal} (checkpoints are loaded with '
+                'weights_only=True; a file that needs more may run arbitrary code)') from None
         found = _UNSAFE_OBJECT.search(str(exc))
         if isinstance(exc, pickle.UnpicklingError) and found:
             raise CheckpointError(
@@ -157,8 +168,9 @@ def read_state_dict(path: str, allow_torchscript: bool = False
                     ) -> tuple[dict[str, torch.Tensor], bool]:
     """Read a weights file: ``(state_dict, was_torchscript)`` (see the module docstring).
 
-    TorchScript is read with ``torch.jit.load`` (which deserialises TorchScript code, not
-    arbitrary pickles) and only when ``allow_torchscript``: OpenAI's CLIP release.
+    TorchScript is read only when ``allow_torchscript`` (OpenAI's CLIP release), for its
+    tensors, by a restricted unpickler that compiles and runs nothing of the archive
+    (:func:`langseg.utils.torchscript.read_torchscript_tensors`).
     """
     path = osp.expanduser(str(path))
     if not osp.isfile(path):
@@ -168,8 +180,8 @@ def read_state_dict(path: str, allow_torchscript: bool = False
         from safetensors.torch import load_file
         return dict(load_file(path)), False
     if allow_torchscript and is_torchscript(path):
-        state = torch.jit.load(path, map_location='cpu').state_dict()
-        return state_dict_of(dict(state), path), True
+        from .torchscript import read_torchscript_tensors
+        return state_dict_of(read_torchscript_tensors(path), path), True
     return state_dict_of(load_checkpoint_file(path), path), False
 
 

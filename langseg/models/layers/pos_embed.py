@@ -52,10 +52,11 @@ class GridInterpolation:
     def resize(self, grid: torch.Tensor, dst_hw: tuple[int, int]) -> torch.Tensor:
         """``grid`` (1, C, H, W) -> (1, C, h, w)."""
         grid = grid.float()
+        dst_hw = (int(dst_hw[0]), int(dst_hw[1]))  # sizes traced as tensors (get_flops)
         if self.scale_offset is None:
             return F.interpolate(grid, size=tuple(dst_hw), mode=self.mode,
                                  align_corners=False, antialias=self.antialias)
-        src_h, src_w = grid.shape[-2:]
+        src_h, src_w = int(grid.shape[-2]), int(grid.shape[-1])
         scale = ((dst_hw[0] + self.scale_offset) / src_h,
                  (dst_hw[1] + self.scale_offset) / src_w)
         out = F.interpolate(grid, scale_factor=scale, mode=self.mode, align_corners=False,
