@@ -281,3 +281,28 @@ def test_open_vocab_predict_undoes_a_test_time_flip():
     assert not torch.equal(as_given.pred_sem_seg.data, as_given.pred_sem_seg.data.flip(-1))
     assert torch.equal(undone.pred_sem_seg.data, as_given.pred_sem_seg.data.flip(-1))
     assert torch.equal(undone.seg_logits.data, as_given.seg_logits.data.flip(-1))
+
+
+# ------------------------------------------------------- the demos, from any folder
+
+TINY_DEMO_OPTIONS = ['--cfg-options', 'model.clip.arch=tiny-vit', 'model.clip.pretrained=None',
+                     'model.vfm.name=None', 'model.vfm.model_name=vit_small_patch8_224.dino',
+                     'model.vfm.pretrained=None', 'model.vfm.model_kwargs.depth=1',
+                     'model.vfm.model_kwargs.embed_dim=32', 'model.vfm.model_kwargs.num_heads=2',
+                     'model.templates=a photo of a {}.', 'model.slide_crop=32',
+                     'model.slide_stride=32', 'model.pad_multiple=8']
+
+
+def test_demo_finds_its_default_config_from_another_folder(tmp_path):
+    import cv2
+    import numpy as np
+    image = str(tmp_path / 'in.png')
+    cv2.imwrite(image, np.random.default_rng(0).integers(0, 255, (40, 48, 3), np.uint8))
+    proc = run_tool('demo.py', image, '--classes', 'cat; kitten, dog', '--out',
+                    str(tmp_path / 'out.png'), *TINY_DEMO_OPTIONS, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert osp.isfile(tmp_path / 'out.png') and 'cat; kitten:' in proc.stdout
+    web = run_tool('webdemo.py', '--help', cwd=str(tmp_path))
+    assert web.returncode == 0
+    default = osp.join(REPO, 'configs', 'proxyclip', 'proxyclip_vit-b16-dino-b8_voc21.py')
+    assert default in ' '.join(web.stdout.split()).replace('- ', '-'), web.stdout

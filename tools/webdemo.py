@@ -45,7 +45,9 @@ def example_images(folder: str | None) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description='Web page: segment an image by words')
-    parser.add_argument('--config', default='configs/proxyclip/proxyclip_vit-b16-dino-b8_voc21.py')
+    parser.add_argument('--config', default=osp.join(
+        osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'proxyclip',
+        'proxyclip_vit-b16-dino-b8_voc21.py'), help='default: ProxyCLIP voc21 of this clone')
     parser.add_argument('--host', default='127.0.0.1')
     parser.add_argument('--port', type=int, default=7860)
     parser.add_argument('--vfm', nargs='+', default=None,
