@@ -166,8 +166,15 @@ class ProxyCLIPSegmentor(OpenVocabSegmentor):
         ``init_weights`` (the runner, ``OpenVocabularySegmenter``) nor a checkpoint
         (``load_state_dict``) gave them, so ``mmseg.apis.init_model(config)`` without a
         checkpoint segments with CLIP's and the VFM's weights, not random ones."""
-        if not self._is_init:
+        if not self._is_init and self._names_pretrained_weights():
             self.init_weights()
+
+    def _names_pretrained_weights(self) -> bool:
+        """Whether the config names weights to load (random test towers name none: they
+        keep the weights they were built with)."""
+        vfm = self.vfm
+        return bool(self.clip_pretrained or getattr(vfm, 'pretrained', None)
+                    or getattr(vfm, 'checkpoint', None))
 
     def _load_from_state_dict(self, *args, **kwargs) -> None:
         super()._load_from_state_dict(*args, **kwargs)
