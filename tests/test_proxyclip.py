@@ -168,7 +168,8 @@ def test_batched_windows_equal_one_at_a_time_and_are_not_slower():
     assert t_batched <= t_one * 1.2, (t_batched, t_one)
 
 
-def test_text_is_encoded_once_across_windows_and_images():
+def test_text_is_encoded_once_across_windows_and_images(monkeypatch):
+    monkeypatch.setenv('LANGSEG_CACHE_DIR', 'off')  # the in-memory cache (disk: test_text_cache)
     model = tiny_proxyclip()
     calls = []
     model.text_encoder.text.transformer.register_forward_hook(lambda *a: calls.append(1))
