@@ -4,6 +4,7 @@ from .hooks import BatchDropHook, DatasetMetaHook, batch_drop_ratio
 from .optim import LRGroupsOptimWrapperConstructor
 from .model_wrappers import CPUDistributedDataParallel
 
-__all__ = ['BatchDropHook', 'DatasetMetaHook', 'CPUDistributedDataParallel', 'LRGroupsOptimWrapperConstructor',
+__all__ = ['BatchDropHook', 'DatasetMetaHook', 'CPUDistributedDataParallel',
+           'LRGroupsOptimWrapperConstructor',
            'batch_drop_ratio', 'check_checkpoint_matches',
            'install_safe_checkpoint_loader', 'load_checkpoint_file']

@@ -9,7 +9,8 @@ iteration the hook writes r into the segmentor's train state
 on every call; the model logs the ratio it used as ``fusion.batch_drop_ratio``.
 
 :class:`DatasetMetaHook` (``default_hooks.dataset_meta`` of the open-vocabulary model bases,
-``configs/_base_/models/proxyclip_*.py`` and ``segclip_*.py``): an open-vocabulary model's checkpoints carry the model's own classes
+``configs/_base_/models/proxyclip_*.py`` and ``segclip_*.py``): an open-vocabulary model's
+checkpoints carry the model's own classes
 and palette (its ``dataset_meta``, derived from its vocabulary) in ``meta.dataset_meta``
 instead of the training set's: a SegCLIP checkpoint from image-text pretraining (whose
 training set has no classes) stores the class names of its zero-shot evaluation, which

@@ -247,7 +247,8 @@ class OpenVocabSegmentor(BaseSegmentor):
         mine = self.display_names
         if classes is not None and list(classes) != mine:
             from mmengine.logging import print_log
-            print_log(f'dataset_meta names {len(classes)} classes ({", ".join(map(str, classes[:3]))}'
+            given = ', '.join(map(str, classes[:3]))
+            print_log(f'dataset_meta names {len(classes)} classes ({given}'
                       f'{", ..." if len(classes) > 3 else ""}); {type(self).__name__} keeps '
                       f'its own vocabulary of {len(mine)} classes ({", ".join(mine[:3])}'
                       f'{", ..." if len(mine) > 3 else ""}): use set_class_names to change it',
