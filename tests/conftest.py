@@ -5,11 +5,15 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import pytest
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# The on-disk text-embedding cache of the tests (and of the tools they run) stays out of
+# the user's ~/.cache (langseg.models.clip.text_encoder.text_cache_dir).
+os.environ.setdefault('LANGSEG_CACHE_DIR', tempfile.mkdtemp(prefix='langseg-test-cache-'))
 TOY_CONFIG = osp.join(REPO, 'configs/toy/fpn_mobilenetv2-tiny_1xb8-1000_toy-96x96.py')
 #: Generation settings of the tiny toy dataset used by tests (fast to generate and train).
 TINY_TOY = dict(num_train=32, num_val=8, size=64, seed=1)

@@ -103,7 +103,8 @@ def test_text_embeddings_equal_open_clip_full_rn50(tmp_path):
     torch.testing.assert_close(ours[1], mean, atol=1e-5, rtol=0)
 
 
-def test_embeddings_are_cached_and_recomputed_only_on_change(tiny_rn_file):
+def test_embeddings_are_cached_and_recomputed_only_on_change(tiny_rn_file, monkeypatch):
+    monkeypatch.setenv('LANGSEG_CACHE_DIR', 'off')  # the in-memory cache (disk: test_text_cache)
     _, path = tiny_rn_file
     enc = FrozenCLIPTextEncoder('tiny-rn', pretrained=path, class_names=['a', 'b'])
     enc.init_weights()

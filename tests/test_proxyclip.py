@@ -177,7 +177,8 @@ def test_batched_windows_equal_one_at_a_time_in_fewer_forward_passes():
     assert [b[0] for b in batches] == [24 + 4]             # 4 = 2 x 2 windows of 84 x 84
 
 
-def test_text_is_encoded_once_across_windows_and_images():
+def test_text_is_encoded_once_across_windows_and_images(monkeypatch):
+    monkeypatch.setenv('LANGSEG_CACHE_DIR', 'off')  # the in-memory cache (disk: test_text_cache)
     model = tiny_proxyclip()
     calls = []
     model.text_encoder.text.transformer.register_forward_hook(lambda *a: calls.append(1))

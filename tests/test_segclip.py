@@ -375,7 +375,8 @@ def test_toy_pretraining_halves_the_contrastive_loss_and_beats_the_untrained_mod
             f'train_dataloader.dataset.pipeline.1.cache_dir={toy_root}/superpixel_cache',
             f'val_dataloader.dataset.data_root={toy_root}',
             f'test_dataloader.dataset.data_root={toy_root}']
-    before = run_tool('test.py', config, '--work-dir', str(tmp_path / 'before'), *opts)
+    before = run_tool('test.py', config, '--no-checkpoint', '--work-dir',
+                      str(tmp_path / 'before'), *opts)
     assert before.returncode == 0, before.stderr[-3000:]
     miou_before = float(re.findall(r'mIoU: ([\d.]+)', before.stdout + before.stderr)[-1])
     proc = run_tool('train.py', config, '--work-dir', str(tmp_path / 'train'), *opts)
@@ -410,7 +411,7 @@ def test_zero_shot_config_evaluates_end_to_end(benchmark, tmp_path):
                           osp.join(REPO, 'configs', 'segclip',
                                    f'segclip_vit-b16_{benchmark}.py'),
                           TINY_ZERO_SHOT.format(root=root, tiny=dict(_delete_=True, **TINY)))
-    proc = run_tool('test.py', config, '--work-dir', str(tmp_path / 'work'))
+    proc = run_tool('test.py', config, '--no-checkpoint', '--work-dir', str(tmp_path / 'work'))
     assert proc.returncode == 0, proc.stderr[-3000:]
     miou = re.findall(r'mIoU: ([\d.]+)', proc.stdout + proc.stderr)
     assert miou and 0.0 <= float(miou[-1]) <= 100.0

@@ -49,11 +49,24 @@ def test_test_prints_metrics_table_overlays_and_predictions(trained_toy, tmp_pat
     assert not [p for p in os.listdir(tmp_path) if '.partial-' in p]
 
 
-def test_test_without_checkpoint_warns_and_evaluates(trained_toy, tmp_path):
+def test_test_refuses_a_trainable_model_without_checkpoint(trained_toy, tmp_path):
     proc = run_tool('test.py', trained_toy['config'], '--work-dir', str(tmp_path / 'w'))
+    assert_one_line_error(proc, 'is a trained model and no CHECKPOINT was given',
+                          '--no-checkpoint')
+    assert 'mIoU' not in proc.stdout + proc.stderr
+    assert not (tmp_path / 'w').exists()
+
+
+def test_test_no_checkpoint_flag_evaluates_the_built_weights(trained_toy, tmp_path):
+    proc = run_tool('test.py', trained_toy['config'], '--no-checkpoint',
+                    '--work-dir', str(tmp_path / 'w'))
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout + proc.stderr
-    assert 'no checkpoint given' in text and 'mIoU' in text
+    assert '--no-checkpoint: evaluating the weights the config builds' in text
+    assert 'mIoU' in text
+    both = run_tool('test.py', trained_toy['config'], trained_toy['checkpoint'],
+                    '--no-checkpoint', '--work-dir', str(tmp_path / 'w2'))
+    assert_one_line_error(both, '--no-checkpoint and a CHECKPOINT cannot be used together')
 
 
 # ------------------------------------------------------------------- bad inputs
@@ -106,7 +119,7 @@ def test_data_root_without_images(tmp_path):
         data_prefix=dict(img_path='images/validation', seg_map_path='annotations/validation'),
         pipeline=[]))
     """)
-    proc = run_tool('test.py', cfg, '--work-dir', str(tmp_path / 'w'))
+    proc = run_tool('test.py', cfg, '--no-checkpoint', '--work-dir', str(tmp_path / 'w'))
     assert_one_line_error(proc, 'holds no .jpg images for ADE20KDataset', str(root))
 
 

@@ -93,3 +93,55 @@ def test_clip_towers_without_a_usable_last_attention_are_refused():
         MODELS.build(dict(type='ProxyCLIPSegmentor', class_names=['cat'],
                           clip=dict(arch='tiny-rn', pretrained=None), attention='maskclip',
                           templates='a {}'))
+
+
+# Every timm ViT family a config or --vfm can name: built with small random weights and run.
+TINY = dict(depth=1, embed_dim=32, num_heads=2)
+FAMILIES = {
+    'dino': ('vit_small_patch8_224.dino', dict(TINY), 'vit'),
+    'dinov2': ('vit_small_patch14_dinov2.lvd142m', dict(TINY, img_size=70), 'vit'),
+    'dinov2-reg': ('vit_small_patch14_reg4_dinov2.lvd142m', dict(TINY, img_size=70), 'vit'),
+    'augreg': ('vit_base_patch16_224.augreg_in21k', dict(TINY), 'vit'),
+    'sam': ('samvit_base_patch16', dict(TINY, img_size=64, global_attn_indexes=(0, ),
+                                        neck_chans=16), 'sam'),
+    'eva02': ('eva02_base_patch14_224', dict(TINY), 'eva'),
+    'siglip': ('vit_base_patch16_siglip_224', dict(TINY), 'vit'),
+    'clip-timm': ('vit_base_patch16_clip_224.openai', dict(TINY), 'vit'),
+}
+
+
+@pytest.mark.parametrize('family', list(FAMILIES))
+def test_every_timm_vit_family_runs_by_name(family):
+    model_name, kwargs, kind = FAMILIES[family]
+    vfm = build_vfm(name=None, model_name=model_name, model_kwargs=kwargs)
+    assert vfm.kind == kind
+    with torch.no_grad():
+        out = vfm(torch.rand(2, 3, 70, 56) * 255)
+    patch = vfm.model.patch_embed.patch_size[0]
+    if kind == 'sam':   # resized to its 64 px grid, the neck's channels
+        assert out.shape == (2, 16, 64 // patch, 64 // patch)
+    else:               # the patch grid of the input, prefix tokens dropped
+        assert out.shape == (2, 32, 70 // patch, 56 // patch)
+    assert torch.isfinite(out).all()
+    # not the same map for two different images
+    assert not torch.allclose(out[0], out[1])
+
+
+@pytest.mark.parametrize('name', list(VFM_PRESETS))
+def test_every_preset_runs_a_forward(name):
+    kwargs = dict(TINY, global_attn_indexes=(0, ), img_size=128) if name.startswith('sam') \
+        else dict(TINY)
+    vfm = build_vfm(name=name, model_kwargs=kwargs,
+                    **(dict(input_size=128) if name.startswith('sam') else {}))
+    with torch.no_grad():
+        out = vfm(torch.rand(1, 3, 64, 48) * 255)
+    assert out.dim() == 4 and out.shape[0] == 1 and torch.isfinite(out).all()
+
+
+def test_unsupported_timm_models_are_refused_when_built():
+    with pytest.raises(ConfigError, match=r"'resnet18' \(ResNet\) is not a supported VFM: "
+                                          r'expected a timm VisionTransformer .*SAM.*EVA-02'):
+        build_vfm(name=None, model_name='resnet18')
+    with pytest.raises(ConfigError, match="VFM kind 'vit' does not fit"):
+        build_vfm(name=None, model_name='samvit_base_patch16', kind='vit',
+                  model_kwargs=dict(TINY, img_size=64))

@@ -22,7 +22,9 @@ from langseg.engine.cfg_options import CfgOptionsAction  # noqa: E402
 
 from langseg.utils.errors import DataError, run_cli  # noqa: E402
 
-DEFAULT_CONFIG = 'configs/proxyclip/proxyclip_vit-b16-dino-b8_voc21.py'
+#: The default config, found next to this file (the clone's configs/), whatever the cwd.
+DEFAULT_CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                          'configs', 'proxyclip', 'proxyclip_vit-b16-dino-b8_voc21.py')
 
 
 def main(argv: list[str] | None = None) -> int:

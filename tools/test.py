@@ -1,11 +1,13 @@
 """Evaluate a segmentor: prints aAcc / mIoU / mAcc and the per-class IoU table.
 
-    python tools/test.py CONFIG [CHECKPOINT] [--work-dir DIR] [--out DIR] [--show-dir DIR]
-                         [--show [--wait-time S]] [--tta] [--cfg-options k=v ...]
-                         [--launcher none|pytorch|slurm]
+    python tools/test.py CONFIG [CHECKPOINT | --no-checkpoint] [--work-dir DIR] [--out DIR]
+                         [--show-dir DIR] [--show [--wait-time S]] [--tta]
+                         [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
 
-CHECKPOINT is optional for models that need no training (e.g. ProxyCLIP); a given one must
-match the model exactly. ``--show`` displays each prediction in a window for
+CHECKPOINT is optional for models that need no training (e.g. ProxyCLIP); any other model
+without one is refused, unless ``--no-checkpoint`` asks to evaluate the weights the config
+builds (random where nothing pretrained is named). A given checkpoint must match the model
+exactly. ``--show`` displays each prediction in a window for
 ``--wait-time`` seconds and saves nothing, as mmseg's (it needs a display: on a machine
 without one use ``--show-dir DIR``, which saves a PNG overlay of every image).
 """
@@ -25,6 +27,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', nargs='?', default=None,
                         help='checkpoint file (optional for training-free models)')
+    parser.add_argument('--no-checkpoint', action='store_true',
+                        help='evaluate a trainable model without a checkpoint (the weights '
+                             'the config builds, random where nothing is pretrained)')
     parser.add_argument('--work-dir', help='the dir to save logs and metrics')
     parser.add_argument('--out', help='the dir to save the predicted label maps (PNG)')
     parser.add_argument('--show-dir', help='the dir to save PNG overlays of predictions')
@@ -50,7 +55,8 @@ def main() -> None:
     from langseg.engine.launch import test
     test(args.config, args.checkpoint, work_dir=args.work_dir, out=args.out,
          show_dir=args.show_dir, show=args.show, wait_time=args.wait_time, tta=args.tta,
-         cfg_options=args.cfg_options, launcher=args.launcher)
+         cfg_options=args.cfg_options, launcher=args.launcher,
+         random_weights=args.no_checkpoint)
 
 
 if __name__ == '__main__':

@@ -29,6 +29,10 @@ from langseg.engine.cfg_options import CfgOptionsAction  # noqa: E402
 
 from langseg.utils.errors import ConfigError, run_cli  # noqa: E402
 
+#: The default config, found next to this file (the clone's configs/), whatever the cwd.
+DEFAULT_CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                          'configs', 'proxyclip', 'proxyclip_vit-b16-dino-b8_voc21.py')
+
 
 def example_images(folder: str | None) -> dict:
     """Example images: the files of ``folder``, or two generated toy scenes."""
@@ -46,7 +50,8 @@ def example_images(folder: str | None) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description='Web page: segment an image by words')
-    parser.add_argument('--config', default='configs/proxyclip/proxyclip_vit-b16-dino-b8_voc21.py')
+    parser.add_argument('--config', default=DEFAULT_CONFIG,
+                        help='default: ProxyCLIP voc21 (configs/ next to this tool)')
     parser.add_argument('--host', default='127.0.0.1')
     parser.add_argument('--port', type=int, default=7860)
     parser.add_argument('--vfm', nargs='+', default=None,

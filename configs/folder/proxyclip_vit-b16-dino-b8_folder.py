@@ -20,3 +20,17 @@ val_dataloader = test_dataloader
 train_dataloader = None   # training-free
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')
+# Test-time augmentation (tools/test.py --tta): short side x 0.75, 1, 1.25 of the setting
+# above, each with and without a horizontal flip.
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='TestTimeAug',
+         transforms=[
+             [dict(type='Resize', scale=(2048, round(336 * r)), keep_ratio=True)
+              for r in (0.75, 1.0, 1.25)],
+             [dict(type='RandomFlip', prob=0., direction='horizontal'),
+              dict(type='RandomFlip', prob=1., direction='horizontal')],
+             [dict(type='LoadAnnotations')],
+             [dict(type='PackSegInputs')],
+         ]),
+]

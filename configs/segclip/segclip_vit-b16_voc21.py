@@ -32,3 +32,17 @@ protocol = dict(
     needs_checkpoint=True,
     weights={'model': 'a SegCLIP checkpoint (tools/convert_checkpoint.py segclip or your pretraining)'},
     notes='single-scale, whole test set, the settings of this config (resize, windows, thresholds above)')
+# Test-time augmentation (tools/test.py --tta): short side x 0.75, 1, 1.25 of the setting
+# above, each with and without a horizontal flip.
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='TestTimeAug',
+         transforms=[
+             [dict(type='Resize', scale=(2048, round(224 * r)), keep_ratio=True)
+              for r in (0.75, 1.0, 1.25)],
+             [dict(type='RandomFlip', prob=0., direction='horizontal'),
+              dict(type='RandomFlip', prob=1., direction='horizontal')],
+             [dict(type='LoadAnnotations')],
+             [dict(type='PackSegInputs')],
+         ]),
+]

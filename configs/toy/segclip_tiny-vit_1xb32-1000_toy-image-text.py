@@ -31,7 +31,7 @@ train_dataloader = dict(
     batch_size=32, num_workers=1, persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type='ToyImageTextDataset', data_root=data_root, generate=toy_generate,
-                 data_prefix=dict(img_path=data_root), pipeline=train_pipeline))
+                 data_prefix=dict(img_path=''), pipeline=train_pipeline))
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
@@ -67,3 +67,14 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=1000),
     sampler_seed=dict(type='DistSamplerSeedHook'))
 randomness = dict(seed=0)
+# Test-time augmentation (tools/test.py --tta): the image as it is and flipped.
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='TestTimeAug',
+         transforms=[
+             [dict(type='RandomFlip', prob=0., direction='horizontal'),
+              dict(type='RandomFlip', prob=1., direction='horizontal')],
+             [dict(type='LoadAnnotations')],
+             [dict(type='PackSegInputs')],
+         ]),
+]

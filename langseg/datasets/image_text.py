@@ -403,5 +403,8 @@ class ToyImageTextDataset(ImageTextCSVDataset):
         from .toy_shapes import generate_toy_image_text, generate_toy_shapes
         root = kwargs.get('data_root')
         generate_toy_shapes(root, **(generate or {}))
-        kwargs.setdefault('ann_file', generate_toy_image_text(root, split))
+        # relative to data_root: mmengine joins data_root and a relative ann_file (a path
+        # that already starts with a relative data_root would be joined twice)
+        kwargs.setdefault('ann_file', osp.relpath(generate_toy_image_text(root, split), root)
+                          if root else generate_toy_image_text(root, split))
         super().__init__(*args, **kwargs)

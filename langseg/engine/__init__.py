@@ -1,7 +1,7 @@
 from .checkpoint import (check_checkpoint_matches, install_safe_checkpoint_loader,
                          load_checkpoint_file)
 from .determinism import CuDNNDeterministicHook
-from .hooks import BatchDropHook, batch_drop_ratio
+from .hooks import BatchDropHook, DatasetMetaHook, batch_drop_ratio
 from .rng_state import RNGStateHook
 from .work_dir import AtomicCheckpointHook
 from .optim import LRGroupsOptimWrapperConstructor
@@ -10,7 +10,7 @@ from .warmup_cosine import WarmupCosineLR, warmup_cosine_factor
 from .schedulers import PolyLRWithWarmup
 
 __all__ = ['AtomicCheckpointHook', 'BatchDropHook', 'CPUDistributedDataParallel',
-           'CuDNNDeterministicHook', 'LRGroupsOptimWrapperConstructor', 'PolyLRWithWarmup',
-           'RNGStateHook', 'WarmupCosineLR', 'warmup_cosine_factor',
+           'CuDNNDeterministicHook', 'DatasetMetaHook', 'LRGroupsOptimWrapperConstructor',
+           'PolyLRWithWarmup', 'RNGStateHook', 'WarmupCosineLR', 'warmup_cosine_factor',
            'batch_drop_ratio', 'check_checkpoint_matches',
            'install_safe_checkpoint_loader', 'load_checkpoint_file']

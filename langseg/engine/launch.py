@@ -315,11 +315,14 @@ def build_test_runner(config: str, checkpoint: str | None = None,
                       work_dir: str | None = None, out: str | None = None,
                       show_dir: str | None = None, tta: bool = False,
                       cfg_options: dict | None = None, launcher: str = 'none',
-                      show: bool = False, wait_time: float = 2.0) -> Runner:
+                      show: bool = False, wait_time: float = 2.0,
+                      random_weights: bool = False) -> Runner:
     """Load and check ``config`` and build the ``Runner`` for testing ``checkpoint``.
 
-    ``checkpoint`` may be ``None`` for models that need no training (e.g. ProxyCLIP), or
-    to evaluate the weights the config builds. A given checkpoint must match the model
+    ``checkpoint`` may be ``None`` for models that need no training (``training_free``,
+    e.g. ProxyCLIP); for any other model it is refused (:class:`CheckpointError`) unless
+    ``random_weights`` (``--no-checkpoint``): then the weights the config builds are
+    evaluated, with a warning. A given checkpoint must match the model
     exactly (always strict, whatever ``load_from_strict`` says: evaluating a half-loaded
     model is never wanted). ``show``/``wait_time``: see :func:`trigger_visualization_hook`.
     """
@@ -330,6 +333,14 @@ def build_test_runner(config: str, checkpoint: str | None = None,
     if checkpoint is not None and not osp.isfile(checkpoint):
         raise CheckpointError(f'checkpoint {checkpoint} does not exist: expected the path of '
                               'a .pth file written by tools/train.py')
+    if checkpoint is not None and random_weights:
+        raise ConfigError('--no-checkpoint and a CHECKPOINT cannot be used together: give '
+                          'one of them')
+    if checkpoint is None and not random_weights and not _is_training_free(cfg):
+        raise CheckpointError(f'{cfg.model.get("type")} is a trained model and no CHECKPOINT '
+                              'was given: expected tools/test.py CONFIG CHECKPOINT (a .pth '
+                              'written by tools/train.py); pass --no-checkpoint to evaluate '
+                              'the weights the config builds')
     cfg.load_from = checkpoint
     if show or show_dir:
         trigger_visualization_hook(cfg, show_dir, show, wait_time)
@@ -355,11 +366,19 @@ def build_test_runner(config: str, checkpoint: str | None = None,
         except BaseException:
             discard_failed_start(runner, record)
             raise
-    else:
-        print_log('no checkpoint given: evaluating the weights the config builds (right for '
-                  'training-free models such as ProxyCLIP)', logger='current',
-                  level=logging.WARNING)
+    elif random_weights:
+        print_log('--no-checkpoint: evaluating the weights the config builds (pretrained '
+                  'parts as the config names them, the rest randomly initialised)',
+                  logger='current', level=logging.WARNING)
     return runner
+
+
+def _is_training_free(cfg: Config) -> bool:
+    """Whether the config's model needs no checkpoint (its class says ``training_free``)."""
+    from ..registry import MODELS
+    model_type = cfg.model.get('type') if isinstance(cfg.get('model'), dict) else None
+    cls = MODELS.get(model_type) if isinstance(model_type, str) else model_type
+    return bool(getattr(cls, 'training_free', False))
 
 
 def _partial_dir(out: str) -> str:

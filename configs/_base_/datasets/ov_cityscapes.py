@@ -21,3 +21,17 @@ test_dataloader = dict(
 val_dataloader = test_dataloader
 test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 val_evaluator = test_evaluator
+# Test-time augmentation (tools/test.py --tta, mmseg's SegTTAModel): short side x 0.75, 1,
+# 1.25 of the single-scale setting, each with and without a horizontal flip.
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='TestTimeAug',
+         transforms=[
+             [dict(type='Resize', scale=(2048, round(448 * r)), keep_ratio=True)
+              for r in (0.75, 1.0, 1.25)],
+             [dict(type='RandomFlip', prob=0., direction='horizontal'),
+              dict(type='RandomFlip', prob=1., direction='horizontal')],
+             [dict(type='LoadAnnotations')],
+             [dict(type='PackSegInputs')],
+         ]),
+]

@@ -20,3 +20,6 @@ model = dict(
     top_k=5,
     slide_crop=224,
     slide_stride=224)
+# The checkpoints carry the model's own classes and palette (from its vocabulary) in
+# meta.dataset_meta, for mmseg's init_model / MMSegInferencer (langseg.engine.DatasetMetaHook).
+default_hooks = dict(dataset_meta=dict(type='DatasetMetaHook'))

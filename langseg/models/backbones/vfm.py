@@ -10,8 +10,15 @@ arXiv:2408.04883, Sec. 3.2):
   prefix tokens (CLS, registers) removed, on the patch grid; any input size (the
   positional grid resized by each model's own rule, ``VFM_PRESETS``);
 * SAM ViT-B/L (Kirillov et al., "Segment Anything", ICCV 2023, arXiv:2304.02643): the
-  image is resized to 1024 (its native size) and the neck output (256 x 64 x 64) is
-  returned.
+  image is resized to 1024 (its native size; by timm name: the model's ``img_size``) and
+  the neck output (256 x 64 x 64) is returned;
+* EVA-02 (timm's ``Eva``, e.g. ``eva02_base_patch14_224``): timm's own
+  ``forward_features`` with ``dynamic_img_size=True`` (positions and rotary embeddings
+  resized by timm), prefix tokens dropped, on the patch grid.
+
+The family is read from the timm class a ``model_name`` builds (``VisionTransformer``:
+DINO, DINOv2 with/without registers, AugReg, MAE, CLIP, SigLIP; ``VisionTransformerSAM``;
+``Eva``); any other class is refused when the model is built, in one line listing these.
 
 :class:`ModuleLayerVFM` turns any registered module into a VFM by reading one named
 layer's output (the UNet experiment of Fang's report is one config of it).
@@ -63,6 +70,22 @@ VFM_PRESETS: dict[str, dict] = {
 }
 
 
+#: timm class -> how its features are read (``kind``).
+VFM_FAMILIES: dict[str, str] = {'VisionTransformer': 'vit', 'VisionTransformerSAM': 'sam',
+                                'Eva': 'eva'}
+_FAMILY_TEXT = ('a timm VisionTransformer (DINO, DINOv2 with or without registers, AugReg, '
+                'MAE, CLIP, SigLIP), VisionTransformerSAM (SAM) or Eva (EVA-02)')
+
+
+def _timm_module(model_name: str) -> str | None:
+    """The timm module that defines a model name (``'eva'``, ``'vision_transformer'``)."""
+    try:
+        return timm.models._registry._model_to_module.get(
+            timm.models.get_arch_name(model_name))
+    except Exception:  # noqa: BLE001  - unknown names are reported by create_model
+        return None
+
+
 def _normaliser(module: torch.nn.Module, mean, std) -> None:
     module.register_buffer('mean', torch.tensor(mean).view(1, 3, 1, 1) * 255, persistent=False)
     module.register_buffer('std', torch.tensor(std).view(1, 3, 1, 1) * 255, persistent=False)
@@ -85,8 +108,10 @@ class TimmVFM(BaseModule):
         model_name: any timm model name, with its tag (overrides the preset's).
         pretrained: ``True`` (the tag's weights, downloaded), a local weights file, or
             ``None``/``False`` (random weights, for tests).
-        kind: ``'vit'`` or ``'sam'``.
-        input_size: resize the input to this square size first (SAM: 1024).
+        kind: ``'vit'``, ``'sam'`` or ``'eva'``; ``None``: read from the timm class (a
+            kind that does not fit the class is refused).
+        input_size: resize the input to this square size first (SAM: 1024; SAM by timm
+            name: its ``img_size``).
         pos_interp: positional-grid resizing (``langseg.models.layers.pos_embed``); the
             preset's, else timm's own (``'bicubic-antialias'``).
         mean, std: input normalisation in [0, 1] units (default: the tag's).
@@ -111,21 +136,34 @@ class TimmVFM(BaseModule):
         self.model_name = model_name or preset.get('model_name')
         if not self.model_name:
             raise ConfigError('TimmVFM needs a preset name or a timm model_name')
-        self.kind = kind or preset.get('kind', 'vit')
-        self.input_size = input_size or preset.get('input_size')
         self.pos_interp = grid_interpolation(
             pos_interp or preset.get('pos_interp', 'bicubic-antialias'))
         self.pretrained = pretrained
         kwargs = dict(model_kwargs or {})
+        if kind not in (None, *VFM_FAMILIES.values()):
+            raise ConfigError(f"VFM kind {kind!r}: expected one of "
+                              f"{', '.join(sorted(set(VFM_FAMILIES.values())))} (or None: "
+                              'read from the timm model)')
+        if _timm_module(self.model_name) == 'eva':
+            kwargs.setdefault('dynamic_img_size', True)   # any input size, timm's rule
         try:  # the name with its tag: pretrained_cfg (mean/std) is the tag's
             self.model = timm.create_model(self.model_name, pretrained=False, num_classes=0,
                                            **kwargs)
         except Exception as exc:
             raise ConfigError(f'cannot build timm model {self.model_name!r} for the VFM: '
                               f'{" ".join(str(exc).split())[:200]}') from None
-        if self.kind == 'vit' and getattr(self.model, 'pos_embed', None) is None:
-            raise ConfigError(f'timm model {self.model_name!r} has no absolute positional '
-                              "embedding: expected a ViT (kind='vit') or kind='sam'")
+        family = type(self.model).__name__
+        if family not in VFM_FAMILIES:
+            raise ConfigError(f'timm model {self.model_name!r} ({family}) is not a supported '
+                              f'VFM: expected {_FAMILY_TEXT}; or wrap any module with '
+                              "type='ModuleLayerVFM'")
+        self.kind = VFM_FAMILIES[family]
+        if kind is not None and kind != self.kind:
+            raise ConfigError(f"VFM kind {kind!r} does not fit timm model {self.model_name!r} "
+                              f"({family}): expected kind={self.kind!r} or None")
+        self.input_size = input_size or preset.get('input_size')
+        if self.kind == 'sam' and self.input_size is None:
+            self.input_size = int(self.model.patch_embed.img_size[0])  # its fixed grid
         cfg = self.model.pretrained_cfg
         _normaliser(self, mean or cfg.get('mean', (0.485, 0.456, 0.406)),
                     std or cfg.get('std', (0.229, 0.224, 0.225)))
@@ -175,7 +213,18 @@ class TimmVFM(BaseModule):
                               align_corners=False)
         if self.kind == 'sam':
             return self.model.forward_features(x)
+        if self.kind == 'eva':
+            return self.eva_features(x)
         return self.vit_features(x)
+
+    def eva_features(self, x: torch.Tensor) -> torch.Tensor:
+        """EVA-02: timm's ``forward_features`` (final norm included) at any size, prefix
+        tokens dropped, as (B, C, h, w)."""
+        m = self.model
+        tokens = m.forward_features(x)[:, m.num_prefix_tokens:]
+        ph, pw = m.patch_embed.patch_size
+        h, w = x.shape[-2] // ph, x.shape[-1] // pw
+        return tokens.transpose(1, 2).reshape(x.shape[0], -1, h, w)
 
 
 @MODELS.register_module()

@@ -9,9 +9,21 @@ re-normalised (:func:`class_prompt_embeddings`), the zero-shot classifier of CLI
 The embeddings do not depend on the image: they are computed once, kept in a
 non-persistent buffer, and recomputed only when the class list (or the weights) change.
 Large vocabularies are encoded in batches with a progress bar.
+
+A frozen tower's embeddings are also cached on disk (:func:`text_cache_dir`:
+``$LANGSEG_CACHE_DIR/text_embeddings``, default ``~/.cache/langseg``;
+``LANGSEG_CACHE_DIR=off`` disables it), so a demo, the web page or a benchmark does not
+re-encode thousands of prompts at every start. The file name is a SHA-256 of everything
+the embeddings depend on: the bytes of every tensor of the text tower (so another weights
+file, or weights changed in place, never reuses an entry), the prompts' templates, the
+class names, the synonym mode and the context length. Entries are written to a temporary
+name and renamed, and read with ``weights_only=True``; an unreadable entry is recomputed.
 """
 from __future__ import annotations
 
+import hashlib
+import os
+import os.path as osp
 from typing import Callable, Sequence
 
 import torch
@@ -25,6 +37,27 @@ from .factory import build_text_tower, load_pretrained_tower
 from .prompts import DEFAULT_TEMPLATE, resolve_templates, split_synonyms
 
 _TOKENIZERS: dict[int, SimpleTokenizer] = {}
+
+
+def text_cache_dir() -> str | None:
+    """The folder of the on-disk text-embedding cache, or ``None`` when disabled."""
+    root = os.environ.get('LANGSEG_CACHE_DIR')
+    if root is not None and root.strip().lower() in ('', 'off', '0', 'none'):
+        return None
+    root = root or osp.join(osp.expanduser('~'), '.cache', 'langseg')
+    return osp.join(root, 'text_embeddings')
+
+
+def weights_digest(module: torch.nn.Module) -> str:
+    """SHA-256 of the names, shapes, dtypes and bytes of every tensor of ``module``."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict(keep_vars=False).items()):
+        if tensor is None:
+            continue
+        data = tensor.detach().cpu().contiguous()
+        digest.update(f'{name}:{tuple(data.shape)}:{data.dtype};'.encode())
+        digest.update(data.view(torch.uint8).numpy().tobytes() if data.numel() else b'')
+    return digest.hexdigest()
 
 
 def tokenize(texts: Sequence[str], context_length: int = 77) -> torch.Tensor:
@@ -240,10 +273,39 @@ class CLIPClassTextEncoder(FrozenTextTower):
 
     def _encode_classes(self) -> tuple[torch.Tensor, torch.Tensor]:
         device = self.text.positional_embedding.device
+        path = None if self.trainable else self._disk_cache_path()
+        if path is not None and osp.isfile(path):
+            try:
+                entry = torch.load(path, map_location='cpu', weights_only=True)
+                return entry['embeddings'].to(device), entry['owner'].to(device)
+            except Exception:  # noqa: BLE001  - a broken entry is recomputed and replaced
+                pass
         with torch.no_grad(), torch.autocast(device.type, enabled=False):
-            return class_prompt_embeddings(self.encode_tokens, self.class_names,
-                                           self.templates, self.context_length,
-                                           self.synonyms, self.batch_size, device)
+            embeddings, owner = class_prompt_embeddings(
+                self.encode_tokens, self.class_names, self.templates, self.context_length,
+                self.synonyms, self.batch_size, device)
+        if path is not None:
+            try:
+                os.makedirs(osp.dirname(path), exist_ok=True)
+                tmp = f'{path}.partial-{os.getpid()}'
+                torch.save(dict(embeddings=embeddings.cpu(), owner=owner.cpu()), tmp)
+                os.replace(tmp, path)
+            except OSError:
+                pass   # a read-only cache folder only costs the re-encoding next time
+        return embeddings, owner
+
+    def _disk_cache_path(self) -> str | None:
+        """The cache file of the current weights, prompts and names (module docstring)."""
+        folder = text_cache_dir()
+        if folder is None:
+            return None
+        params = tuple((t.data_ptr(), t._version) for t in self.text.state_dict().values())
+        if getattr(self, '_digest', (None, None))[0] != params:
+            self._digest = (params, weights_digest(self.text))
+        key = hashlib.sha256(repr((self._digest[1], list(self.templates),
+                                   list(self.class_names), self.synonyms,
+                                   int(self.context_length))).encode()).hexdigest()
+        return osp.join(folder, f'{key}.pt')
 
     def forward_uncached(self) -> torch.Tensor:
         """Compute the class (or synonym) embeddings ``(Q, D)`` from scratch."""

@@ -27,9 +27,21 @@ query). Everything around it lives here, explicit pre- and post-processing
 ``tensor`` mode (:meth:`_forward`, what ``tools/get_flops.py`` traces) is the real graph of
 one window: the whole input padded to ``pad_multiple``, the method's window scores
 (dense features and the text classifier), the padding cut.
+
+**dataset_meta** (:attr:`OpenVocabSegmentor.dataset_meta`): what mmseg's
+``MMSegInferencer``, ``inference_model``/``show_result_pyplot`` and visualizers read to label
+an overlay: ``classes``, one name a class (the first synonym of each vocabulary entry:
+``"cat; kitten"`` is shown as ``cat``), and ``palette`` (langseg's fixed palette,
+``langseg.apis.palette``). It is derived from the vocabulary, so it always names what the
+model segments; assigning it (mmseg's ``init_model`` / ``MMSegInferencer`` assign the
+checkpoint's meta, or Cityscapes' names when there is none) keeps the vocabulary (a warning
+says so when the names differ; :meth:`set_class_names` changes it) and takes the palette if
+it has one colour a class. :class:`~langseg.engine.hooks.DatasetMetaHook` writes it into
+the checkpoints' meta.
 """
 from __future__ import annotations
 
+import logging
 from abc import abstractmethod
 
 from typing import Callable, Sequence
@@ -119,6 +131,21 @@ class SlidingWindows:
         return [s / c for s, c in zip(sums, counts)]
 
 
+def check_mmseg_build_args(name: str, train_cfg: dict | None, pretrained: str | None,
+                           weights_from: str) -> None:
+    """``train_cfg`` and ``pretrained``: what mmseg's ``init_model`` passes to every
+    segmentor (both ``None``). An open-vocabulary segmentor has no training settings to
+    take there and names its weights elsewhere, so anything but ``None`` (or an empty
+    ``train_cfg``) is refused in one line."""
+    if pretrained is not None:
+        raise ConfigError(f'{name} takes no model.pretrained (got {pretrained!r}): its '
+                          f'weights are named by {weights_from}; load a checkpoint with '
+                          'load_from or the CHECKPOINT argument')
+    if train_cfg:
+        raise ConfigError(f'{name} takes no model.train_cfg (got {train_cfg!r}): expected '
+                          'None (the training settings are arguments of the model)')
+
+
 class OpenVocabSegmentor(BaseSegmentor):
     """Base class of the training-free / zero-shot segmentors (see the module docstring).
 
@@ -139,6 +166,9 @@ class OpenVocabSegmentor(BaseSegmentor):
     Subclasses implement :meth:`window_logits` and the vocabulary (:attr:`class_names`,
     :meth:`set_class_names`, :meth:`query_to_class`, :meth:`encode_vocabulary`).
     """
+
+    #: Whether the model needs no training (tools/test.py runs it without a checkpoint).
+    training_free = False
 
     def __init__(self, slide_crop: int | Sequence[int] = 336,
                  slide_stride: int | Sequence[int] = 112, pad_multiple: int = 0,
@@ -187,6 +217,45 @@ class OpenVocabSegmentor(BaseSegmentor):
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def out_channels(self) -> int:
+        """Channels of ``seg_logits`` (one a class), as mmseg's decode heads say it
+        (``SegTTAModel`` reads it)."""
+        return self.num_classes
+
+    @property
+    def display_names(self) -> list[str]:
+        """One name a class: the first synonym of each vocabulary entry."""
+        from ..clip.prompts import split_synonyms
+        return [split_synonyms(name)[0] for name in self.class_names]
+
+    @property
+    def dataset_meta(self) -> dict:
+        """``dict(classes=..., palette=...)`` of the vocabulary (see the module docstring)."""
+        classes = tuple(self.display_names)
+        palette = self.__dict__.get('_meta_palette')
+        if palette is None or len(palette) != len(classes):
+            from ...apis.visualize import palette as make_palette
+            palette = [[int(c) for c in rgb] for rgb in make_palette(len(classes))]
+        return dict(classes=classes, palette=[list(rgb) for rgb in palette])
+
+    @dataset_meta.setter
+    def dataset_meta(self, meta: dict | None) -> None:
+        meta = dict(meta or {})
+        classes, palette = meta.get('classes'), meta.get('palette')
+        mine = self.display_names
+        if classes is not None and list(classes) != mine:
+            from mmengine.logging import print_log
+            given = ', '.join(map(str, classes[:3]))
+            print_log(f'dataset_meta names {len(classes)} classes ({given}'
+                      f'{", ..." if len(classes) > 3 else ""}); {type(self).__name__} keeps '
+                      f'its own vocabulary of {len(mine)} classes ({", ".join(mine[:3])}'
+                      f'{", ..." if len(mine) > 3 else ""}): use set_class_names to change it',
+                      logger='current', level=logging.WARNING)
+            return
+        if palette is not None and len(palette) == len(mine):
+            self.__dict__['_meta_palette'] = [[int(c) for c in rgb] for rgb in palette]
 
     # ------------------------------------------------------------- shared pipeline
     def _resized(self, image: torch.Tensor) -> torch.Tensor:
@@ -270,6 +339,11 @@ class OpenVocabSegmentor(BaseSegmentor):
         for logits, image, sample in zip(self.image_logits(images), images, data_samples):
             size = sample.metainfo.get('ori_shape', logits.shape[-2:])[:2]
             probs, labels = self.postprocess(logits, size, image)
+            if sample.metainfo.get('flip'):  # test-time flip (TTA): back to the image
+                dims = {'horizontal': (-1, ), 'vertical': (-2, ), 'diagonal': (-2, -1)}[
+                    sample.metainfo.get('flip_direction') or 'horizontal']
+                labels = labels.flip(dims)
+                probs = probs.flip(dims) if probs is not None else None
             sample.set_data(dict(pred_sem_seg=PixelData(data=labels[None])))
             if probs is not None:
                 sample.set_data(dict(seg_logits=PixelData(data=probs)))

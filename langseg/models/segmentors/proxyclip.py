@@ -40,7 +40,7 @@ from ..clip import (FrozenCLIPTextEncoder, build_visual_tower, embed_vit_tokens,
                     get_clip_config, is_resnet, load_pretrained_tower)
 from ..layers import block_value_path, grid_interpolation, proxy_attention, \
     residual_block_forward, resize_value_grid
-from .open_vocab import OpenVocabSegmentor
+from .open_vocab import OpenVocabSegmentor, check_mmseg_build_args
 
 ATTENTIONS = ('proxy', 'maskclip')
 
@@ -107,6 +107,8 @@ class ProxyCLIPSegmentor(OpenVocabSegmentor):
             1.6e-5 of its normalised input. Off (default): the exact pixels.
     """
 
+    training_free = True
+
     def __init__(self, class_names: str | Sequence[str], clip: dict | None = None,
                  vfm: dict | None = None, attention: str = 'proxy', beta: float = 1.2,
                  gamma: float = 3.0, logit_scale: float = 40.0, prob_thd: float = 0.0,
@@ -119,7 +121,10 @@ class ProxyCLIPSegmentor(OpenVocabSegmentor):
                  pos_interp: str | dict = 'bicubic-offset',
                  pamr: dict | None = None, tile_rows: int = 512,
                  keep_probs: bool = True, official_vfm_input: bool = False,
-                 data_preprocessor: dict | None = None, init_cfg: dict | None = None) -> None:
+                 data_preprocessor: dict | None = None, init_cfg: dict | None = None,
+                 train_cfg: dict | None = None, pretrained: str | None = None) -> None:
+        check_mmseg_build_args(type(self).__name__, train_cfg, pretrained,
+                               'clip.pretrained and vfm')
         super().__init__(slide_crop=slide_crop, slide_stride=slide_stride,
                          pad_multiple=pad_multiple, window_batch_size=window_batch_size,
                          logit_scale=logit_scale, prob_thd=prob_thd,
@@ -166,13 +171,35 @@ class ProxyCLIPSegmentor(OpenVocabSegmentor):
         self.text_encoder.set_class_names(class_names)
 
     def encode_vocabulary(self) -> None:
+        self._ensure_weights()
         self.text_encoder()  # cached: encoded once per vocabulary
+
+    def _ensure_weights(self) -> None:
+        """Training-free: the pretrained towers are loaded at first use when neither
+        ``init_weights`` (the runner, ``OpenVocabularySegmenter``) nor a checkpoint
+        (``load_state_dict``) gave them, so ``mmseg.apis.init_model(config)`` without a
+        checkpoint segments with CLIP's and the VFM's weights, not random ones."""
+        if not self._is_init and self._names_pretrained_weights():
+            self.init_weights()
+
+    def _names_pretrained_weights(self) -> bool:
+        """Whether the config names weights to load (random test towers name none: they
+        keep the weights they were built with)."""
+        vfm = self.vfm
+        return bool(self.clip_pretrained or getattr(vfm, 'pretrained', None)
+                    or getattr(vfm, 'checkpoint', None))
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._is_init = True   # the weights come from a checkpoint
 
     def query_to_class(self) -> torch.Tensor:
         self.text_encoder()  # makes sure the mapping belongs to these words
         return self.text_encoder.query_to_class
 
     def init_weights(self) -> None:
+        if self._is_init:   # already loaded (at first use, or from a checkpoint)
+            return
         super().init_weights()
         if self.clip_pretrained:
             load_pretrained_tower(self.visual, self.clip_arch, self.clip_pretrained, 'visual',

@@ -50,7 +50,7 @@ from torch import nn
 from ...registry import MODELS
 from ...utils.errors import ConfigError
 from ..clip import CLIPClassTextEncoder, load_clip_state_dict, resolve_class_names
-from .open_vocab import OpenVocabSegmentor
+from .open_vocab import OpenVocabSegmentor, check_mmseg_build_args
 
 LOSSES = ('contrastive', 'reconstruction', 'superpixel')
 
@@ -214,7 +214,10 @@ class SegCLIP(OpenVocabSegmentor):
                  window_batch_size: int = 16,
                  pamr: dict | None = None, tile_rows: int = 512,
                  keep_probs: bool = True, data_preprocessor: dict | None = None,
-                 init_cfg: dict | None = None) -> None:
+                 init_cfg: dict | None = None, train_cfg: dict | None = None,
+                 pretrained: str | None = None) -> None:
+        check_mmseg_build_args(type(self).__name__, train_cfg, pretrained,
+                               'backbone.pretrained (and text.pretrained)')
         super().__init__(slide_crop=slide_crop, slide_stride=slide_stride, pad_multiple=0,
                          window_batch_size=window_batch_size, short_side=short_side,
                          logit_scale=None, prob_thd=0.0,
