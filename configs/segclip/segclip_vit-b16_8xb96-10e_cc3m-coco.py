@@ -10,7 +10,7 @@ _base_ = [
     '../_base_/models/segclip_vit-b16.py', '../_base_/datasets/ov_voc21.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(class_names='voc21.txt', background=True, short_side=None, bg_thresh=0.8)
+model = dict(class_names='rich_voc21.txt', background=True, short_side=None, bg_thresh=0.8)
 # zero-shot validation as the official evaluation: short side 224 in the pipeline
 val_pipeline = [
     dict(type='LoadImageFromFile'),

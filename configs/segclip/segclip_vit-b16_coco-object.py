@@ -8,7 +8,7 @@ _base_ = [
     '../_base_/models/segclip_vit-b16.py', '../_base_/datasets/ov_coco-object.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(class_names='coco_object.txt', background=True, short_side=None, bg_thresh=0.65)
+model = dict(class_names='rich_coco_object.txt', background=True, short_side=None, bg_thresh=0.65)
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')
 test_pipeline = [

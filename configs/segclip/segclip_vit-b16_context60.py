@@ -8,7 +8,7 @@ _base_ = [
     '../_base_/models/segclip_vit-b16.py', '../_base_/datasets/ov_context60.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(class_names='context60.txt', background=True, short_side=None, bg_thresh=0.25)
+model = dict(class_names='rich_context60.txt', background=True, short_side=None, bg_thresh=0.25)
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')
 test_pipeline = [

@@ -8,7 +8,7 @@ _base_ = [
     '../_base_/models/segclip_vit-b16.py', '../_base_/datasets/ov_voc21.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(class_names='voc21.txt', background=True, short_side=None, bg_thresh=0.8)
+model = dict(class_names='rich_voc21.txt', background=True, short_side=None, bg_thresh=0.8)
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')
 test_pipeline = [

@@ -23,4 +23,4 @@ model = dict(
     window_batch_size='auto',
     templates='openai_imagenet',
     precision='fp16',
-    class_names='voc21.txt')
+    class_names='cls_voc21.txt')
