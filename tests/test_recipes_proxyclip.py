@@ -235,6 +235,7 @@ def test_16bit_png_labels_load_too_and_bad_values_are_named(tmp_path):
         LoadAnnotations16(num_classes=459, ignore_index=65535)(dict(results, seg_fields=[]))
 
 
+@pytest.mark.slow  # ~75 s each: tools/test.py encodes 847 / 459 class names
 @pytest.mark.parametrize('bench', sorted(LAYOUT_16))
 def test_16bit_benchmark_evaluates_end_to_end(bench, tmp_path):
     root = str(tmp_path / 'data')
