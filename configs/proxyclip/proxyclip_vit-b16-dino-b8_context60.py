@@ -5,7 +5,7 @@ _base_ = [
     '../_base_/models/proxyclip_vit-b16_dino-b8.py', '../_base_/datasets/ov_context60.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(class_names='context60.txt', prob_thd=0.15, slide_crop=336, slide_stride=112)
+model = dict(class_names='cls_context60.txt', prob_thd=0.15, slide_crop=336, slide_stride=112)
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')
 # Protocol card (tools/reproduce.py): what a reproduction of this row must match.

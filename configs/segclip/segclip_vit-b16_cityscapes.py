@@ -8,7 +8,7 @@ _base_ = [
     '../_base_/models/segclip_vit-b16.py', '../_base_/datasets/ov_cityscapes.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(class_names='cityscapes.txt', background=False, short_side=None, bg_thresh=None)
+model = dict(class_names='rich_cityscapes.txt', background=False, short_side=None, bg_thresh=None)
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')
 test_pipeline = [

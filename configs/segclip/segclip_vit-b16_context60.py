@@ -10,8 +10,8 @@ _base_ = [
 ]
 # Class names: the official SegCLIP dataset tuples (github.com/ArrowLuo/SegCLIP,
 # seg_segmentation/datasets/), one name per class, background (line 0) not prompted,
-# template 'a photo of a {}.'. langseg's richer 'context60.txt' (synonyms averaged) is an
-# opt-in: --cfg-options model.class_names=context60.txt
+# template 'a photo of a {}.'. langseg's richer 'rich_context60.txt' (synonyms averaged) is an
+# opt-in: --cfg-options model.class_names=rich_context60.txt
 model = dict(class_names='segclip_context60.txt', background=True, short_side=None, bg_thresh=0.25)
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')

@@ -10,8 +10,8 @@ _base_ = [
 ]
 # Class names: the official SegCLIP dataset tuples (github.com/ArrowLuo/SegCLIP,
 # seg_segmentation/datasets/), one name per class, background (line 0) not prompted,
-# template 'a photo of a {}.'. langseg's richer 'voc21.txt' (synonyms averaged) is an
-# opt-in: --cfg-options model.class_names=voc21.txt
+# template 'a photo of a {}.'. langseg's richer 'rich_voc21.txt' (synonyms averaged) is an
+# opt-in: --cfg-options model.class_names=rich_voc21.txt
 model = dict(class_names='segclip_voc21.txt', background=True, short_side=None, bg_thresh=0.8)
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')

@@ -6,7 +6,8 @@ of ``train_dataloader``, ``val_dataloader`` and ``test_dataloader`` (through
 ``ConcatDataset``'s ``datasets``, wrappers' ``dataset`` and ``TestTimeAug``'s nested
 ``transforms``), ``LoadImageFromFile`` becomes ``CheckedLoadImageFromFile`` and
 ``LoadAnnotations`` becomes ``CheckedLoadAnnotations`` with the dataset's ``num_classes``
-and ``ignore_index``. The other keys of each transform are kept.
+and ``ignore_index`` (the 16-bit ``LoadAnnotations16`` keeps its type and gets the same
+arguments). The other keys of each transform are kept.
 
 The top-level config key ``data_checks`` controls it::
 
@@ -121,9 +122,10 @@ def _rewrite_transforms(transforms: Any, info: tuple[int | None, int], options: 
     kind = _short_type(transforms.get('type', ''))
     if kind in _IMAGE_LOADERS:
         transforms['type'] = prefix + 'CheckedLoadImageFromFile'
-    elif kind in _LABEL_LOADERS:
+    elif kind in _LABEL_LOADERS or kind == 'LoadAnnotations16':
         num_classes, ignore_index = info
-        transforms['type'] = prefix + 'CheckedLoadAnnotations'
+        if kind != 'LoadAnnotations16':  # the 16-bit loader is already a checked one
+            transforms['type'] = prefix + 'CheckedLoadAnnotations'
         transforms.setdefault('num_classes', num_classes)
         transforms.setdefault('ignore_index', ignore_index)
         transforms.setdefault('invalid_labels', options['invalid_labels'])

@@ -38,6 +38,13 @@ DATASET_LAYOUTS: dict[str, str] = {
     'COCOObjectDataset': 'coco_stuff164k/{images,annotations}/val2017/'
                          '(*.jpg, *_instanceTrainIds.png from '
                          'tools/dataset_converters/coco_object.py)',
+    'ADE20K847Dataset': 'ADE20K_2021_17_01/{images_detectron2,annotations_detectron2}/'
+                        'validation/(*.jpg, 16-bit *.tif from CAT-Seg\'s '
+                        'datasets/prepare_ade20k_full.py)',
+    'PascalContext459Dataset': 'VOCdevkit/VOC2010/{JPEGImages,annotations_detectron2/'
+                               'pc459_val (16-bit *.tif from CAT-Seg\'s '
+                               'datasets/prepare_pascal_context_459.py)}, '
+                               'ImageSets/SegmentationContext/val.txt',
 }
 _IMG_SUFFIX_DEFAULTS = {'CityscapesDataset': '_leftImg8bit.png'}
 _SELF_GENERATING = {'ToyShapesDataset', 'ToyImageTextDataset'}

@@ -178,4 +178,40 @@ class CheckedLoadAnnotations(LoadAnnotations):
                 f'imdecode_backend={self.imdecode_backend!r})')
 
 
-__all__ = ['CheckedLoadAnnotations', 'CheckedLoadImageFromFile']
+class _Load16BitSegMap(LoadAnnotations):
+    """mmseg's ``LoadAnnotations`` without its cast to uint8: the label map keeps the
+    file's integer type (16-bit TIFF or PNG), so classes >= 256 survive."""
+
+    def _load_seg_map(self, results: dict) -> None:
+        import mmcv
+        from mmengine import fileio
+        path = results['seg_map_path']
+        gt = mmcv.imfrombytes(fileio.get(path, backend_args=self.backend_args),
+                              flag='unchanged', backend=self.imdecode_backend).squeeze()
+        if gt.dtype.kind not in 'iu' or gt.dtype.itemsize > 2:
+            raise DataError(f'label map {path} holds {gt.dtype} values: expected an 8- or '
+                            '16-bit integer label image (e.g. a 16-bit TIFF)')
+        gt = gt.astype(np.int32)  # room for label_map values; 65535 stays 65535
+        if self.reduce_zero_label is None:
+            self.reduce_zero_label = results['reduce_zero_label']
+        if self.reduce_zero_label or results.get('reduce_zero_label'):
+            raise DataError(f'label map {path}: reduce_zero_label is not supported for '
+                            '16-bit labels: expected reduce_zero_label=False')
+        if results.get('label_map', None) is not None:
+            copy = gt.copy()
+            for old_id, new_id in results['label_map'].items():
+                gt[copy == old_id] = new_id
+        results['gt_seg_map'] = gt
+        results['seg_fields'].append('gt_seg_map')
+
+
+@TRANSFORMS.register_module()
+class LoadAnnotations16(CheckedLoadAnnotations, _Load16BitSegMap):
+    """:class:`CheckedLoadAnnotations` for label maps with more than 256 classes (ADE20K-847,
+    Pascal Context-459: 16-bit TIFFs, 65535 unlabelled). The values are kept as they are
+    (int32), not cast to uint8 as mmseg's ``LoadAnnotations`` does (which would turn class
+    300 into 44). ``tools/test.py`` fills ``num_classes`` and ``ignore_index`` from the
+    dataset as for the other loaders; same arguments as :class:`CheckedLoadAnnotations`."""
+
+
+__all__ = ['CheckedLoadAnnotations', 'CheckedLoadImageFromFile', 'LoadAnnotations16']

@@ -53,6 +53,17 @@ DATASETS = {
     'ade20k': ('ade/ADEChallengeData2016',
                'http://data.csail.mit.edu/places/ADEchallenge/ADEChallengeData2016.zip',
                'unzip into data/ade'),
+    'ade847': ('ADE20K_2021_17_01',
+               'ADE20K-full (ADE20K_2021_17_01) from '
+               'https://groups.csail.mit.edu/vision/datasets/ADE20K/request_data/ (free account)',
+               'unzip into data/, then run CAT-Seg\'s datasets/prepare_ade20k_full.py with '
+               'DETECTRON2_DATASETS=data (github.com/KU-CVLAB/CAT-Seg)'),
+    'context459': ('VOCdevkit/VOC2010',
+                   'http://host.robots.ox.ac.uk/pascal/VOC/voc2010/VOCtrainval_03-May-2010.tar '
+                   'and https://roozbehm.info/pascal-context/trainval.tar.gz (459-class masks)',
+                   'extract into data/VOCdevkit/VOC2010 (trainval/*.mat, labels.txt), then run '
+                   'CAT-Seg\'s datasets/prepare_pascal_context_459.py with '
+                   'DETECTRON2_DATASETS=data'),
 }
 
 

@@ -55,8 +55,9 @@ VOCABULARY_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'vocabularies')
 
 def read_vocabulary(path: str) -> list[str]:
     """Class names from a vocabulary file: a path, or a file name in
-    ``langseg/utils/vocabularies/`` (``voc21.txt``: VOC with 26 background words on
-    line 0, ...). One class per line, synonyms separated by ``;``, ``#`` comments."""
+    ``langseg/utils/vocabularies/`` (``cls_voc21.txt``: the official ProxyCLIP file, VOC
+    with 26 background words on line 0; ``rich_voc21.txt``: langseg's richer one; ...).
+    One class per line, synonyms separated by ``;``, ``#`` comments."""
     full = osp.expanduser(path)
     if not osp.isfile(full):
         full = osp.join(VOCABULARY_DIR, path)

@@ -23,7 +23,7 @@ model = dict(
     window_batch_size='auto',
     templates='openai_imagenet',
     precision='fp16',
-    class_names='voc21.txt')
+    class_names='cls_voc21.txt')
 # The checkpoints carry the model's own classes and palette (from its vocabulary) in
 # meta.dataset_meta, for mmseg's init_model / MMSegInferencer (langseg.engine.DatasetMetaHook).
 default_hooks = dict(dataset_meta=dict(type='DatasetMetaHook'))

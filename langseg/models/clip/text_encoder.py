@@ -140,7 +140,7 @@ def class_prompt_embeddings(encode: Callable[[torch.Tensor], torch.Tensor],
 
 def resolve_class_names(class_names: str | Sequence[str]) -> list[str]:
     """A list of class names, the key of a dataset's list (``'ade20k'``, see
-    ``langseg.utils.class_names``), or a vocabulary file (``'voc21.txt'`` from
+    ``langseg.utils.class_names``), or a vocabulary file (``'cls_voc21.txt'`` from
     ``langseg/utils/vocabularies/``, or any path): one class per line, synonyms
     separated by ``;``, ``#`` starts a comment."""
     if isinstance(class_names, str):

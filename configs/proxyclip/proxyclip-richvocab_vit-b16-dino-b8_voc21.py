@@ -1,0 +1,10 @@
+# ProxyCLIP on voc21 with langseg's richer vocabulary rich_voc21.txt (opt-in): the person line
+# with six clothing queries, multi-word names spelled with spaces ("potted plant", "tv
+# monitor"; COCO-Stuff's -other/-stuff suffixes dropped). Not the official class names
+# (cls_voc21.txt, which the published row uses): this config claims no published number.
+_base_ = './proxyclip_vit-b16-dino-b8_voc21.py'
+model = dict(class_names='rich_voc21.txt')
+protocol = dict(published_miou=None,
+                source='langseg opt-in vocabulary rich_voc21.txt: no published number (the '
+                       'published row, proxyclip_vit-b16-dino-b8_voc21.py, uses the official '
+                       'cls_voc21.txt)')
