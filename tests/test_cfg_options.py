@@ -49,7 +49,8 @@ def test_values_keep_their_spaces_through_train_and_test(tiny, tmp_path):
     assert (root / 'meta.json').is_file()
     assert not (tmp_path / 'dätädir').exists()
     missing = tmp_path / 'my data'
-    proc = run_tool('test.py', tiny, '--work-dir', str(tmp_path / 'w2'), '--cfg-options',
+    proc = run_tool('test.py', tiny, '--no-checkpoint', '--work-dir', str(tmp_path / 'w2'),
+                    '--cfg-options',
                     f'test_dataloader.dataset.type=ADE20KDataset',
                     f'test_dataloader.dataset.data_root={missing}')
     assert proc.returncode == 2 and f'data root {missing} of ADE20KDataset' in proc.stderr

@@ -252,6 +252,10 @@ VIT_B16_CONFIGS = {  # config -> class embedding added twice (DenseCLIP's offici
     'convformer/convformer_clip-vit-b16_8xb4-80k_ade20k-640x640.py': False,
     'convformer/convformer_clip-vit-b16_4xb2-80k_cityscapes-512x1024.py': False,
     'clip_sp/clipsp_clip-vit-b16_4xb4-160k_ade20k-640x640.py': False,
+    # CLIP-SP Table 1's `*` rows and the 512-px FLOPs/params row: the baseline's model
+    'clip_sp/fpn_clip-vit-b16_4xb4-160k_ade20k-640x640.py': True,
+    'clip_sp/denseclip_clip-vit-b16_4xb4-160k_ade20k-640x640.py': True,
+    'baselines/fpn_clip-vit-b16-pos512_8xb4-80k_ade20k-640x640.py': True,
 }
 
 

@@ -236,7 +236,7 @@ class OpenVocabSegmentor(BaseSegmentor):
         classes = tuple(self.display_names)
         palette = self.__dict__.get('_meta_palette')
         if palette is None or len(palette) != len(classes):
-            from ...apis.visualize import palette as make_palette
+            from ...utils.palette import palette as make_palette
             palette = [[int(c) for c in rgb] for rgb in make_palette(len(classes))]
         return dict(classes=classes, palette=[list(rgb) for rgb in palette])
 
