@@ -27,3 +27,17 @@ val_dataloader = test_dataloader
 # 255 and scores unlabelled pixels: a defect, see docs/methods/proxyclip.md).
 test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'], ignore_index=65535)
 val_evaluator = test_evaluator
+# Test-time augmentation (tools/test.py --tta): short side x 0.75, 1, 1.25 of the setting
+# above, each with and without a horizontal flip; 16-bit labels as in test_pipeline.
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='TestTimeAug',
+         transforms=[
+             [dict(type='Resize', scale=(2048, round(448 * r)), keep_ratio=True)
+              for r in (0.75, 1.0, 1.25)],
+             [dict(type='RandomFlip', prob=0., direction='horizontal'),
+              dict(type='RandomFlip', prob=1., direction='horizontal')],
+             [dict(type='LoadAnnotations16')],
+             [dict(type='PackSegInputs')],
+         ]),
+]
