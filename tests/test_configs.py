@@ -42,13 +42,7 @@ def test_every_config_file_is_enumerated():
 # models build in ~25 s instead of ~200 s. A constructor that needs tensor data (Swin's
 # drop-path schedule calls .item(), the CLIP ViT copies its positional grid) is built for
 # real on the CPU instead.
-KNOWN_BROKEN = {
-    # ModuleLayerVFM.__init__ calls self.module.eval().requires_grad_(False); mmseg's
-    # UNet.train() returns None, so this config cannot be built (reported to the lead).
-    'configs/proxyclip/proxyclip_vit-b16-unet_coco-object.py':
-        "ModuleLayerVFM: mmseg UNet.train() returns None ('NoneType' object has no "
-        "attribute 'requires_grad_')",
-}
+KNOWN_BROKEN: dict[str, str] = {}  # config -> reason; none today
 
 
 def _build_model(model_cfg: dict):

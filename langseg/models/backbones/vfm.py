@@ -254,7 +254,9 @@ class ModuleLayerVFM(BaseModule):
         self._captured: list[torch.Tensor] = []
         layers[layer].register_forward_hook(self._capture)
         _normaliser(self, mean, std)
-        self.module.eval().requires_grad_(False)
+        # two statements: some modules' train() returns None (mmseg's UNet)
+        self.module.eval()
+        self.module.requires_grad_(False)
 
     def _capture(self, _module, _inputs, output) -> None:
         self._captured.append(output[0] if isinstance(output, (list, tuple)) else output)
