@@ -1,5 +1,5 @@
-"""A 4000 x 3000 image through the inference API stays within 4 GB of peak memory on the
-CPU, windows at full resolution (no short-side resize: the windows that run are counted)
+"""A 4000 x 3000 image through the inference API adds under 2 GB to the peak memory of a
+process that has the model loaded (CPU), windows at full resolution (no short-side resize: the windows that run are counted)
 and the post-processing in bands (no timing here: benchmarks/proxyclip_speed.py --size);
 and bf16 on the CPU agrees with fp32 on a seeded random-weight image."""
 import json
@@ -28,19 +28,24 @@ import json, resource, sys
 import numpy as np
 from langseg.apis import OpenVocabularySegmenter
 seg = OpenVocabularySegmenter(sys.argv[1], device='cpu', short_side=0)
+rng = np.random.default_rng(0)
+# a small image first: libraries, model and thread pools loaded and warm, so that the
+# difference below is the memory the large image itself takes
+seg(rng.integers(0, 255, (336, 336, 3), dtype=np.uint8), 'sky; cloud, tree, road, car')
+warm_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 windows = []   # the batch shape of every forward pass of the CLIP tower
 seg.model.visual.conv1.register_forward_hook(
     lambda _m, inputs, _out: windows.append(list(inputs[0].shape)))
-rng = np.random.default_rng(0)
 image = rng.integers(0, 255, (3000, 4000, 3), dtype=np.uint8)
 result = seg(image, 'sky; cloud, tree, road, car', keep_probs=False)
 print(json.dumps(dict(shape=list(result.labels.shape), probs=result.probs is None,
                       classes=int(result.labels.max()) + 1, windows=windows,
+                      warm_mb=warm_mb,
                       peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
 """
 
 
-def test_4000x3000_image_runs_within_4_gb(tmp_path):
+def test_4000x3000_image_adds_under_2_gb(tmp_path):
     config = write_config(str(tmp_path / 'tiny.py'), osp.join(
         REPO, 'configs/proxyclip/proxyclip_vit-b16-dino-b8_voc21.py'), TINY)
     script = tmp_path / 'run.py'
@@ -49,9 +54,16 @@ def test_4000x3000_image_runs_within_4_gb(tmp_path):
                           text=True, timeout=900, env=tool_env(), cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"4000x3000, full-resolution windows: peak RSS {result['peak_mb']:.0f} MB")
+    image_mb = result['peak_mb'] - result['warm_mb']
+    report = (f"4000x3000, full-resolution windows: peak RSS {result['peak_mb']:.0f} MB, "
+              f"{result['warm_mb']:.0f} MB of it loaded before the image (torch, mmseg, "
+              f"open_clip, the model), {image_mb:.0f} MB for the image")
+    print(report)
     assert result['shape'] == [3000, 4000] and result['probs']
-    assert result['peak_mb'] < 4096
+    # the bound is on what the image adds: the libraries' resident size depends on the
+    # torch build (a CUDA wheel maps about 0.7 GB at import) and is not the pipeline's;
+    # the float32 image alone is 144 MB, the scores of 4 classes 192 MB
+    assert image_mb < 2048, report
     # full resolution (no short-side resize): mmseg's window count for crop = stride =
     # 336, (3000 - 1) // 336 + 1 = 9 rows by (4000 - 1) // 336 + 1 = 12 columns, each
     # window 336 x 336, in CPU batches of 3 ('auto')
