@@ -33,14 +33,14 @@ import torch
 import torch.nn.functional as F
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 
+from ...models.clip import (FrozenCLIPTextEncoder, build_visual_tower, embed_vit_tokens,
+                           get_clip_config, is_resnet, load_pretrained_tower)
+from ...models.layers import block_value_path, grid_interpolation, proxy_attention, \
+    residual_block_forward, resize_value_grid
+from ...models.segmentors.open_vocab import OpenVocabSegmentor, check_mmseg_build_args
 from ...registry import MODELS
 from ...utils.errors import ConfigError
 from ...utils.precision import PRECISIONS, autocast_for, resolve_precision
-from ..clip import (FrozenCLIPTextEncoder, build_visual_tower, embed_vit_tokens,
-                    get_clip_config, is_resnet, load_pretrained_tower)
-from ..layers import block_value_path, grid_interpolation, proxy_attention, \
-    residual_block_forward, resize_value_grid
-from .open_vocab import OpenVocabSegmentor, check_mmseg_build_args
 
 ATTENTIONS = ('proxy', 'maskclip')
 

@@ -1,0 +1,8 @@
+"""Methods: one sub-package per method, above the shared layers (docs/architecture.md).
+
+Each folder holds everything only that method uses (its segmentor or fusion module, losses,
+hooks, metrics, converters, method-only text encoders) and registers it into mmseg's
+registries on import. A method imports the shared layers (``models``, ``datasets``,
+``evaluation``, ``utils``, ``registry``), never another method.
+"""
+from . import proxyclip  # noqa: F401  (registration)
