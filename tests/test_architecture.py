@@ -18,7 +18,7 @@ LAYERS = [
     {'models.backbones', 'models.necks', 'models.heads', 'models.losses', 'datasets',
      'evaluation'},
     {'models.segmentors'},
-    {'engine', 'apis', 'converters'},
+    {'engine', 'apis', 'converters', '__main__'},
 ]
 SAME_LAYER_ALLOWED = {
     ('models.necks', 'models.losses'),      # a fusion module builds its own losses
