@@ -230,3 +230,45 @@ def test_wheel_and_sdist_carry_the_configs(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     _check_proxyclip_result(result, str(site), osp.realpath(project))
+
+
+SCHEME_PROBE = r'''
+import json
+from mmengine.config import Config
+
+def lookups():
+    out = {}
+    for name in ('../_base_/default_runtime.py', 'mmseg::_base_/default_runtime.py'):
+        out[name] = list(Config._get_cfg_path(name, '/somewhere/configs/x/y.py'))
+    return out
+
+before = lookups()
+import langseg  # noqa: E402
+after = lookups()
+wrapper = Config.__dict__['_get_cfg_path']
+langseg.engine.install_config_scheme()              # idempotent
+print(json.dumps(dict(before=before, after=after,
+                      again=Config.__dict__['_get_cfg_path'] is wrapper,
+                      ours=list(Config._get_cfg_path('langseg::' + 'toy/fpn_mobilenetv2-tiny_1xb8-1000_toy-96x96.py', '/x.py')))))
+'''
+
+
+def test_the_scheme_changes_only_langseg_paths(tmp_path):
+    """``import langseg`` leaves mmengine's lookup of every other ``_base_`` as it was
+    (a relative path, ``mmseg::``, with mmseg's scope tag) and resolves ``langseg::`` to
+    this checkout's configs with no scope tag; installing twice changes nothing."""
+    import mmseg
+    proc = _run_python(['-c', SCHEME_PROBE], _user_project(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    state = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert state['after'] == state['before']
+    assert state['before']['../_base_/default_runtime.py'] == [
+        '/somewhere/configs/x/../_base_/default_runtime.py', None]
+    assert state['before']['mmseg::_base_/default_runtime.py'] == [
+        osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs', '_base_',
+                 'default_runtime.py'), 'mmseg']
+    assert state['again'] is True
+    path, scope = state['ours']
+    assert scope is None
+    assert osp.realpath(path) == osp.realpath(
+        osp.join(REPO, 'configs', 'toy', 'fpn_mobilenetv2-tiny_1xb8-1000_toy-96x96.py'))
