@@ -6,11 +6,16 @@ TRANSFORMS, METRICS, HOOKS, MODEL_WRAPPERS) and makes mmengine checkpoints loada
 mmengine checkpoint pickles are added to torch's safe-loading allowlist, and mmengine's
 local-file loader reads with ``weights_only=True`` and refuses anything else in one line),
 so mmseg's own tools and APIs load langseg checkpoints with only the configs'
-``custom_imports = dict(imports=['langseg'])``. It changes nothing else in another library.
+``custom_imports = dict(imports=['langseg'])``. It also lets a config anywhere inherit the
+configs that ship in the package, ``_base_ = 'langseg::proxyclip/...py'``
+(:func:`langseg.engine.install_config_scheme`: mmengine's base-path lookup resolves
+``langseg::`` paths and passes every other path on unchanged). It changes nothing else in
+another library.
 """
 from .version import __version__
 from . import datasets, engine, evaluation, methods, models  # noqa: F401,E402  (registration)
 
 engine.install_safe_checkpoint_loader()
+engine.install_config_scheme()
 
 __all__ = ['__version__']

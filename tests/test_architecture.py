@@ -32,6 +32,7 @@ LAYER_OF = {
     'models.segmentors': 4,
     'engine': 5,
     'apis': 5,
+    '__main__': 5,            # python -m langseg SCRIPT
 }
 #: Every method (``methods.<folder>``) and the ``methods`` package that imports them all
 #: for registration share the top layer with engine/ and apis/: a method imports nothing

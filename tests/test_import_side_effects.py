@@ -1,5 +1,6 @@
 """``import langseg`` makes mmengine checkpoints loadable with ``weights_only=True`` and
-changes nothing else in another library.
+changes nothing else in another library (but for the ``langseg::`` config scheme, checked in
+tests/test_package_configs.py).
 
 It registers the classes an mmengine checkpoint pickles with torch's safe-loading allowlist
 and routes mmengine's local-file scheme through langseg's ``weights_only=True`` loader;

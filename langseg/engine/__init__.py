@@ -8,9 +8,12 @@ from .optim import LRGroupsOptimWrapperConstructor
 from .model_wrappers import CPUDistributedDataParallel
 from .warmup_cosine import WarmupCosineLR, warmup_cosine_factor
 from .schedulers import PolyLRWithWarmup
+from .package_configs import (install_config_scheme, package_config_dir,
+                              resolve_package_config)
 
 __all__ = ['AtomicCheckpointHook', 'BatchDropHook', 'CPUDistributedDataParallel',
            'CuDNNDeterministicHook', 'DatasetMetaHook', 'LRGroupsOptimWrapperConstructor',
            'PolyLRWithWarmup', 'RNGStateHook', 'WarmupCosineLR', 'warmup_cosine_factor',
            'batch_drop_ratio', 'check_checkpoint_matches',
-           'install_safe_checkpoint_loader', 'load_checkpoint_file']
+           'install_config_scheme', 'install_safe_checkpoint_loader', 'load_checkpoint_file',
+           'package_config_dir', 'resolve_package_config']
