@@ -276,10 +276,11 @@ class ModuleLayerVFM(BaseModule):
         self._captured.clear()
         self.module((rgb - self.mean) / self.std)
         if not self._captured:
-            raise RuntimeError(f'layer {self.layer!r} did not run in the forward pass')
+            raise ConfigError(f'layer {self.layer!r} did not run in the forward pass: '
+                              'expected the name of a module that the forward calls')
         feats = self._captured[-1]
         self._captured.clear()
         if feats.dim() != 4:
-            raise ValueError(f'layer {self.layer!r} gives a {feats.dim()}-D output: expected '
-                             'a (B, C, h, w) feature map')
+            raise ConfigError(f'layer {self.layer!r} gives a {feats.dim()}-D output: expected '
+                              'a layer with a (B, C, h, w) feature map')
         return feats

@@ -76,8 +76,9 @@ def text_tower_features(text: torch.nn.Module, embeddings: torch.Tensor,
     normalised; gradients flow."""
     n, length = embeddings.shape[:2]
     if length > text.positional_embedding.shape[0]:
-        raise ValueError(f'{length} tokens exceed the text context of '
-                         f'{text.positional_embedding.shape[0]}')
+        raise ConfigError(f'{length} tokens exceed the text context of '
+                          f'{text.positional_embedding.shape[0]}: expected a context_length '
+                          f'of at most {text.positional_embedding.shape[0]}')
     x = embeddings + text.positional_embedding[:length].to(embeddings.dtype)
     mask = torch.full((length, length), float('-inf'), device=x.device).triu_(1) \
         if getattr(text, 'attn_mask', None) is not None else None
@@ -114,7 +115,7 @@ def class_prompt_embeddings(encode: Callable[[torch.Tensor], torch.Tensor],
     when there are several).
     """
     if synonyms not in ('mean', 'none'):
-        raise ValueError(f"synonyms must be 'mean' or 'none', got {synonyms!r}")
+        raise ConfigError(f"synonyms={synonyms!r}: expected 'mean' or 'none'")
     if not class_names:
         raise ConfigError('no class names: set class_names in the config')
     groups = [split_synonyms(name) for name in class_names]
@@ -225,7 +226,7 @@ class CLIPClassTextEncoder(FrozenTextTower):
                  context_length: int | None = None,
                  init_cfg: dict | None = None) -> None:
         if synonyms not in ('mean', 'none'):
-            raise ValueError(f"synonyms must be 'mean' or 'none', got {synonyms!r}")
+            raise ConfigError(f"synonyms={synonyms!r}: expected 'mean' or 'none'")
         super().__init__(arch, pretrained, quick_gelu, init_cfg)
         self.trainable = bool(trainable)
         if self.trainable:
@@ -330,6 +331,6 @@ class FrozenCLIPTextEncoder(CLIPClassTextEncoder):
 
     def __init__(self, *args, **kwargs) -> None:
         if kwargs.get('trainable'):
-            raise ValueError('FrozenCLIPTextEncoder is frozen: use CLIPClassTextEncoder with '
-                             'trainable=True')
+            raise ConfigError('FrozenCLIPTextEncoder(trainable=True): expected '
+                              'CLIPClassTextEncoder with trainable=True for a trainable tower')
         super().__init__(*args, **kwargs)

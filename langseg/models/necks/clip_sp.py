@@ -68,6 +68,7 @@ from mmengine.model import BaseModule  # noqa: E402
 from torch import nn  # noqa: E402
 
 from ...registry import MODELS  # noqa: E402
+from ...utils.errors import ConfigError  # noqa: E402
 from ..layers import MultiHeadAttention  # noqa: E402
 from .base_fusion import BaseFusion, FusionOutput, TrainState  # noqa: E402
 
@@ -188,7 +189,6 @@ def load_cooccurrence_adjacency(path: str, num_classes: int) -> torch.Tensor:
     """Row-normalised co-occurrence (tools/compute_cooccurrence.py output) as an
     adjacency initialisation: ``A_ij = M_ij / M_ii`` (P(j | i))."""
     import numpy as np
-    from ...utils.errors import ConfigError
     try:
         data = np.load(path, allow_pickle=False)
         matrix = torch.as_tensor(data['matrix'], dtype=torch.float32)
@@ -270,6 +270,8 @@ class CLIPSPFusion(BaseFusion):
                  score_level: int = 3, norm_cfg: dict | None = None,
                  ignore_index: int = 255, init_cfg: dict | None = None) -> None:
         super().__init__(in_channels, text_dim, num_classes, init_cfg=init_cfg)
+        if int(k) < 1:
+            raise ConfigError(f'CLIPSPFusion k={k}: expected at least 1 scene label')
         self.k, self.score_level = min(k, num_classes), score_level
         self.ignore_index = ignore_index
         self.decoder = MODELS.build(dict(dict(type='DualGraphFormerDecoder'),
