@@ -33,6 +33,7 @@ from open_clip.tokenizer import SimpleTokenizer
 
 from ...registry import MODELS
 from ...utils.errors import ConfigError
+from ..layers.frozen import AlwaysEvalMixin
 from .factory import build_text_tower, load_pretrained_tower
 from .prompts import DEFAULT_TEMPLATE, resolve_templates, split_synonyms
 
@@ -153,11 +154,13 @@ def resolve_class_names(class_names: str | Sequence[str]) -> list[str]:
     return [str(c) for c in class_names]
 
 
-class FrozenTextTower(BaseModule):
+class FrozenTextTower(AlwaysEvalMixin, BaseModule):
     """A CLIP text transformer, frozen: built from ``arch``, loaded from ``pretrained`` by
     :meth:`init_weights`, ``requires_grad=False`` and always in eval mode. Subclasses keep
     a cache of class embeddings and drop it in :meth:`invalidate_cache` whenever the
     weights change (loading, ``load_state_dict``)."""
+
+    always_eval = ('text', )  # frozen
 
     def __init__(self, arch: str | dict, pretrained: str | None,
                  quick_gelu: bool | None, init_cfg: dict | None) -> None:
@@ -186,10 +189,6 @@ class FrozenTextTower(BaseModule):
         super()._load_from_state_dict(*args, **kwargs)
         self.invalidate_cache()  # new weights, new embeddings
 
-    def train(self, mode: bool = True) -> 'FrozenTextTower':
-        super().train(mode)
-        self.text.eval()  # frozen: always in inference mode
-        return self
 
 
 @MODELS.register_module()
@@ -247,10 +246,9 @@ class CLIPClassTextEncoder(FrozenTextTower):
     def context_length(self) -> int:
         return self._context_length or self.text.context_length
 
-    def train(self, mode: bool = True) -> 'CLIPClassTextEncoder':
-        if self.trainable:
-            return BaseModule.train(self, mode)
-        return super().train(mode)
+    @property
+    def always_eval(self) -> tuple[str, ...]:
+        return () if self.trainable else ('text', )
 
     def set_class_names(self, class_names: str | Sequence[str]) -> None:
         """Use another class list; the cache is dropped only if the list changed."""

@@ -38,7 +38,7 @@ from ...utils.errors import ConfigError
 from ...utils.precision import PRECISIONS, autocast_for, resolve_precision
 from ..clip import (FrozenCLIPTextEncoder, build_visual_tower, embed_vit_tokens,
                     get_clip_config, is_resnet, load_pretrained_tower)
-from ..layers import block_value_path, grid_interpolation, proxy_attention, \
+from ..layers import AlwaysEvalMixin, block_value_path, grid_interpolation, proxy_attention, \
     residual_block_forward, resize_value_grid
 from .open_vocab import OpenVocabSegmentor, check_mmseg_build_args
 
@@ -69,7 +69,7 @@ def check_dense_clip_tower(visual: torch.nn.Module, arch) -> None:
 
 
 @MODELS.register_module()
-class ProxyCLIPSegmentor(OpenVocabSegmentor):
+class ProxyCLIPSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
     """Training-free CLIP + VFM segmentor (see module docstring).
 
     Args:
@@ -108,6 +108,7 @@ class ProxyCLIPSegmentor(OpenVocabSegmentor):
     """
 
     training_free = True
+    always_eval = ('', )  # training-free: always in inference mode
 
     def __init__(self, class_names: str | Sequence[str], clip: dict | None = None,
                  vfm: dict | None = None, attention: str = 'proxy', beta: float = 1.2,
@@ -204,9 +205,6 @@ class ProxyCLIPSegmentor(OpenVocabSegmentor):
         if self.clip_pretrained:
             load_pretrained_tower(self.visual, self.clip_arch, self.clip_pretrained, 'visual',
                                   'the CLIP image encoder')
-
-    def train(self, mode: bool = True) -> 'ProxyCLIPSegmentor':
-        return super().train(False)  # training-free: always in inference mode
 
     # ---------------------------------------------------------------- dense features
     def _rgb(self, x: torch.Tensor) -> torch.Tensor:
