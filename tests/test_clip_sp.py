@@ -222,7 +222,7 @@ def test_dual_graphformer_block_matches_the_equations():
     from langseg.models.necks.clip_sp import DualGraphFormerBlock
     torch.manual_seed(0)
     dim, k, n, tokens = 16, 5, 3, 7
-    block = DualGraphFormerBlock(dim, k, n, num_heads=2, adjacency=None, attn_dim=8).double()
+    block = DualGraphFormerBlock(dim, k, n, num_heads=2, attn_dim=8).double()
     assert block.text_attn.q_proj.weight.shape == (8, dim)      # inner width dim / 2
     with torch.no_grad():
         block.w_v.fill_(0.3)

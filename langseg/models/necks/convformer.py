@@ -43,7 +43,6 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
-from mmengine.model import BaseModule
 from torch import nn
 
 from ...registry import MODELS
@@ -158,6 +157,8 @@ class ConvFormerNeck(BaseFusion):
             one (CLIP backbones); otherwise ``I`` is the projected map of ``score_level``.
         dropout: dropout in the Former.
         norm_cfg: norm of the convolutions.
+        score: the score map S: ``'inner_product'`` (Eq. 2, default) or ``'cosine'``
+            (l2-normalised I' and T', DenseCLIP's score).
     """
 
     BRIDGES = {'cross_attention': 'softmax', 'inner_product': 'inner_product'}

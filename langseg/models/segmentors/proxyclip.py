@@ -155,7 +155,6 @@ class ProxyCLIPSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
                               "dict(type='TimmVFM', name='dino-b8')")
         self.vfm = MODELS.build(vfm) if attention == 'proxy' else None
         self.beta, self.gamma = float(beta), float(gamma)
-        self.logit_scale = float(logit_scale)
         self.feature_adjustment = bool(feature_adjustment)
         self.precision, self.cpu_precision = precision, cpu_precision
         self._bf16_towers: tuple | None = None
