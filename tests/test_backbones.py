@@ -9,7 +9,7 @@ import torch
 import langseg  # noqa: F401
 from langseg.models.backbones import CLIPResNet, CLIPViT, TimmFeatureBackbone
 from langseg.models.layers import DenseAttentionPool2d, resize_grid_pos_embed
-from langseg.utils.errors import CheckpointError
+from langseg.utils.errors import CheckpointError, ConfigError
 
 from .test_clip import random_clip
 
@@ -90,7 +90,7 @@ def test_value_mode_pool_is_maskclip_value_path_with_clip_global():
                                 interp='bilinear')[1:]
     ref = value.c_proj(value.v_proj(x.flatten(2).transpose(1, 2) + pos))    # B, 20, 6
     torch.testing.assert_close(dense.flatten(2).transpose(1, 2), ref)
-    with pytest.raises(ValueError, match='dense_mode'):
+    with pytest.raises(ConfigError, match='dense_mode'):
         DenseAttentionPool2d(3, 8, 2, dense_mode='keys')
 
 
@@ -176,7 +176,6 @@ def test_timm_wrapper_loads_a_classifier_file(tmp_path):
 
 
 def test_timm_unknown_model():
-    from langseg.utils.errors import ConfigError
     with pytest.raises(ConfigError, match='closest'):
         TimmFeatureBackbone('xceptoin65')
 

@@ -206,7 +206,7 @@ def test_checked_annotations_error_and_ignore(tmp_path):
     with pytest.raises(DataError, match=r'a.png is 6x7 \(HxW\) but its image img.jpg is '
                                         r'64x64: expected a label map of the same size'):
         unchecked(_seg_results(path))
-    with pytest.raises(ValueError, match='invalid_labels'):
+    with pytest.raises(ConfigError, match='invalid_labels'):
         CheckedLoadAnnotations(invalid_labels='skip')
 
 

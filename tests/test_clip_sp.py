@@ -14,6 +14,7 @@ from langseg.evaluation.multilabel import MultiLabelMAP, average_precision
 from langseg.models.losses import AsymmetricLoss, asymmetric_loss
 from langseg.models.losses import scene_attention_targets
 from langseg.models.necks.clip_sp import select_scene_labels
+from langseg.utils.errors import ConfigError
 
 from .conftest import REPO
 
@@ -53,7 +54,7 @@ def test_batch_drop_ratio_follows_the_schedule():
     assert batch_drop_ratio(100000) == pytest.approx(0.1)                  # floor r_end
     assert batch_drop_ratio(21973) == pytest.approx(0.1, abs=1e-4)
     assert batch_drop_ratio(500, r_start=1.0, r_end=0.0) == pytest.approx(0.9999**500)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match='r_start=0.1, r_end=0.5'):
         BatchDropHook(r_start=0.1, r_end=0.5)
 
 
@@ -170,7 +171,6 @@ def test_dual_graphformer_reads_the_cooccurrence_prior(tmp_path):
         torch.testing.assert_close(block.text_graph.adjacency.weight[..., 0], expected)
     logits = dec(torch.randn(2, 5, 16), torch.randn(2, 3, 16))
     assert logits.shape == (2, 3)
-    from langseg.utils.errors import ConfigError
     bad = DualGraphFormerDecoder(dim=16, num_classes=4, cooccurrence=str(path))
     with pytest.raises(ConfigError, match='expected 4 x 4'):
         bad.init_weights()
@@ -222,7 +222,7 @@ def test_dual_graphformer_block_matches_the_equations():
     from langseg.models.necks.clip_sp import DualGraphFormerBlock
     torch.manual_seed(0)
     dim, k, n, tokens = 16, 5, 3, 7
-    block = DualGraphFormerBlock(dim, k, n, num_heads=2, adjacency=None, attn_dim=8).double()
+    block = DualGraphFormerBlock(dim, k, n, num_heads=2, attn_dim=8).double()
     assert block.text_attn.q_proj.weight.shape == (8, dim)      # inner width dim / 2
     with torch.no_grad():
         block.w_v.fill_(0.3)

@@ -12,6 +12,7 @@ import langseg  # noqa: F401
 from langseg.models.layers import MultiHeadAttention
 from langseg.models.necks.convformer import (Conv2Former, ConvFormerBlock, ConvFormerNeck,
                                              Former, Former2Conv)
+from langseg.utils.errors import ConfigError
 from mmseg.registry import MODELS
 
 torch.manual_seed(0)
@@ -215,9 +216,9 @@ def test_neck_equals_the_papers_equations_written_independently(bridge):
 
 
 def test_inner_product_and_block_count_options_are_validated():
-    with pytest.raises(ValueError, match='bridge'):
+    with pytest.raises(ConfigError, match='bridge'):
         ConvFormerNeck([8], 16, 3, score_level=0, bridge='dot')
-    with pytest.raises(ValueError, match='num_blocks'):
+    with pytest.raises(ConfigError, match='num_blocks'):
         ConvFormerNeck([8], 16, 3, score_level=0, num_blocks=0)
     for n in range(1, 9):
         neck = ConvFormerNeck([8], 16, 3, score_level=0, num_blocks=n, num_heads=2,
@@ -227,9 +228,9 @@ def test_inner_product_and_block_count_options_are_validated():
 
 
 def test_attention_layer_rejects_bad_shapes():
-    with pytest.raises(ValueError, match='divisible'):
+    with pytest.raises(ConfigError, match='divisible'):
         MultiHeadAttention(30, 4)
-    with pytest.raises(ValueError, match='W\\^K'):
+    with pytest.raises(ConfigError, match='W\\^K'):
         MultiHeadAttention(32, 4, key_dim=16, k_proj=False)
 
 
@@ -289,7 +290,6 @@ def test_frozen_text_encoder_runs_once_over_training_iterations():
 
 
 def test_segmentor_refuses_a_head_for_another_number_of_classes():
-    from langseg.utils.errors import ConfigError
     init_default_scope('mmseg')
     cfg = dict(type='LanguageGuidedEncoderDecoder', class_names=['cat', 'dog'],
                backbone=dict(type='CLIPResNet', arch='tiny-rn', with_embeddings=False),

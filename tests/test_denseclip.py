@@ -16,6 +16,7 @@ import langseg  # noqa: F401
 from langseg.models.clip import LearnableContextTextEncoder
 from langseg.models.heads import ScoreMapIdentityHead
 from langseg.models.necks import ContextDecoder, DenseCLIPFusion
+from langseg.utils.errors import ConfigError
 from mmseg.registry import MODELS
 
 from .conftest import REPO, run_tool
@@ -69,7 +70,7 @@ def test_context_embeddings_are_cached_in_eval_until_the_contexts_change():
 
 
 def test_synonyms_are_refused_with_learnable_contexts():
-    with pytest.raises(ValueError, match='synonyms'):
+    with pytest.raises(ConfigError, match='synonyms'):
         LearnableContextTextEncoder('tiny-text', class_names=['car; automobile'])
 
 
@@ -171,7 +172,7 @@ def test_random_attention_pool_for_backbones_without_embeddings():
     out = fusion(feats, torch.randn(3, 24))
     maps, score = out.maps, out.score
     assert score.shape == (1, 3, 2, 2) and maps[3].shape[1] == 67
-    with pytest.raises(ValueError, match='no \\(global, dense\\) embeddings'):
+    with pytest.raises(ConfigError, match='no \\(global, dense\\) embeddings'):
         DenseCLIPFusion([8], text_dim=24, num_classes=3, score_level=0)(
             [torch.randn(1, 8, 2, 2)], torch.randn(3, 24))
 

@@ -38,8 +38,6 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    import torch
-
     from langseg.converters import convert_denseclip, convert_segclip
     from langseg.utils.state_dict import read_state_dict
     state, _ = read_state_dict(args.src)

@@ -136,7 +136,8 @@ class OpenVocabularySegmenter:
             if prob_thd is not None:
                 model.prob_thd = float(prob_thd)
             if pamr is not None:
-                model.pamr = (dict(num_iter=10, dilations=(8, 16)) if pamr is True
+                from ..models.layers.pamr import PAMR_DEFAULT
+                model.pamr = (dict(PAMR_DEFAULT) if pamr is True
                               else (dict(pamr) if pamr else None))
             model.keep_probs = bool(keep_probs)
             model.set_class_names(classes)

@@ -157,8 +157,7 @@ def create_app(segmenter_for: Callable[[str], object], settings: WebSettings):
         with lock:
             segmenter = segmenter_for(values['vfm'])
             result = segmenter(image, classes, prob_thd=threshold,
-                               pamr=dict(num_iter=10, dilations=(8, 16))
-                               if values['pamr'] else False)
+                               pamr=bool(values['pamr']))
         canvas = overlay_with_legend(image, result.labels, result.class_names)
         return dict(name=name, uri=_png_uri(canvas),
                     areas=class_areas(result.labels, result.class_names),

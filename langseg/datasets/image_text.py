@@ -43,7 +43,7 @@ from mmengine.logging import print_log
 from PIL import Image
 
 from ..registry import DATASETS, TRANSFORMS
-from ..utils.errors import DataError
+from ..utils.errors import ConfigError, DataError
 
 
 def _check_file(path: str, what: str) -> None:
@@ -206,8 +206,8 @@ class ShrinkShortSide(BaseTransform):
 
     def __init__(self, short_side: int = 224) -> None:
         if int(short_side) <= 0:
-            raise ValueError(f'ShrinkShortSide short_side={short_side}: expected a '
-                             'positive number of pixels')
+            raise ConfigError(f'ShrinkShortSide short_side={short_side}: expected a '
+                              'positive number of pixels')
         self.short_side = int(short_side)
 
     def target_size(self, h: int, w: int) -> tuple[int, int]:

@@ -25,7 +25,7 @@ from mmcv.transforms import LoadImageFromFile
 from mmseg.datasets.transforms import LoadAnnotations
 
 from ..registry import TRANSFORMS
-from ..utils.errors import DataError
+from ..utils.errors import ConfigError, DataError
 
 #: How many offending label values an error message lists.
 _SHOWN_VALUES = 8
@@ -101,8 +101,8 @@ class CheckedLoadAnnotations(LoadAnnotations):
                  invalid_labels: str = 'error', **kwargs) -> None:
         super().__init__(**kwargs)
         if invalid_labels not in ('error', 'ignore'):
-            raise ValueError(f"invalid_labels={invalid_labels!r}: expected 'error' or "
-                             "'ignore'")
+            raise ConfigError(f"invalid_labels={invalid_labels!r}: expected 'error' or "
+                              "'ignore'")
         self.num_classes = None if num_classes is None else int(num_classes)
         self.ignore_index = int(ignore_index)
         self.invalid_labels = invalid_labels

@@ -25,11 +25,10 @@ All errors are one line, raised before anything is built or written.
 from __future__ import annotations
 
 import argparse
-import difflib
 import inspect
 from typing import Any
 
-from ..utils.errors import ConfigError
+from ..utils.errors import ConfigError, did_you_mean
 
 _OPEN, _CLOSE = '([{', ')]}'
 
@@ -258,11 +257,6 @@ def accepted_keys(type_name: Any) -> set[str] | None:
     return None
 
 
-def _closest(name: str, pool) -> str:
-    close = difflib.get_close_matches(name, sorted(str(p) for p in pool), n=3, cutoff=0.6)
-    return f'; closest: {", ".join(close)}' if close else ''
-
-
 def check_key(cfg, key: str) -> tuple[bool, Any]:
     """Check ``key`` against ``cfg``; return (exists, current value)."""
     parts = key.split('.')
@@ -287,17 +281,18 @@ def check_key(cfg, key: str) -> tuple[bool, Any]:
             if part in pool:
                 return False, None
             raise ConfigError(f'--cfg-options {key}: unknown key {part!r} at the top level '
-                              f'of the config{_closest(part, pool)}')
+                              f'of the config{did_you_mean(part, pool, n=3, cutoff=0.6)}')
         accepted = accepted_keys(node.get('type')) if 'type' in node else None
         if accepted is not None and part not in accepted:
+            hint = did_you_mean(part, set(accepted) | set(node), n=3, cutoff=0.6)
             raise ConfigError(f'--cfg-options {key}: {node.get("type")} ({where}) takes no '
-                              f'argument {part!r}{_closest(part, set(accepted) | set(node))}')
+                              f'argument {part!r}{hint}')
         if accepted is None:
-            close = difflib.get_close_matches(part, [str(k) for k in node], n=1, cutoff=0.8)
-            if close:
-                raise ConfigError(f'--cfg-options {key}: {where} has no key {part!r}; '
-                                  f'closest: {close[0]} (a new key is accepted only when '
-                                  'no existing one is this close)')
+            hint = did_you_mean(part, node, n=1, cutoff=0.8)
+            if hint:
+                raise ConfigError(f'--cfg-options {key}: {where} has no key {part!r}{hint} '
+                                  '(a new key is accepted only when no existing one is this '
+                                  'close)')
         return False, None  # a new key (the rest of the path is created)
     return True, node
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import difflib
 import os.path as osp
 import re
 from typing import Iterator
@@ -10,7 +9,7 @@ from typing import Iterator
 from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported)
 from mmengine.registry import Registry
 
-from ..utils.errors import ConfigError, one_line
+from ..utils.errors import ConfigError, did_you_mean, one_line
 
 _NOT_IN_REGISTRY = re.compile(r"(\S+) is not in the (\S+)::(\S+) registry")
 
@@ -77,11 +76,8 @@ def explain_unknown_type(message: str) -> str | None:
     name, scope, reg_name = found.groups()
     registry = next((r for r in _all_registries()
                      if r.name == reg_name and r.scope == scope), None)
-    close: list[str] = []
-    if registry is not None:
-        close = difflib.get_close_matches(name, sorted(_registered_names(registry)), n=5,
-                                          cutoff=0.5)
-    hint = f'; closest registered names: {", ".join(close)}' if close else ''
+    hint = '' if registry is None else did_you_mean(
+        name, _registered_names(registry), label='closest registered names')
     return (f"unknown type '{name}' in the {scope}::{reg_name} registry (is it spelled "
             f"right, and is its package in custom_imports?){hint}")
 
@@ -159,8 +155,7 @@ def check_config_types(cfg: Config) -> None:
         for registry in registries:
             if reg_name is None or registry.name == reg_name:
                 pool.update(registry.module_dict)
-        close = difflib.get_close_matches(name, sorted(pool or known), n=5, cutoff=0.5)
         where = f' in the mmseg::{reg_name} registry' if reg_name else ''
-        hint = f'; closest registered names: {", ".join(close)}' if close else ''
+        hint = did_you_mean(name, pool or known, label='closest registered names')
         raise ConfigError(f"unknown type '{name}' under '{top_key}'{where} (is it spelled "
                           f"right, and is its package in custom_imports?){hint}")

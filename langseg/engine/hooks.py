@@ -41,10 +41,10 @@ class BatchDropHook(Hook):
 
     def __init__(self, r_start: float = 0.9, r_end: float = 0.1, decay: float = 0.9999) -> None:
         if not 0 <= r_end <= r_start <= 1:
-            raise ValueError(f'batch drop needs 0 <= r_end <= r_start <= 1, got r_start='
-                             f'{r_start}, r_end={r_end}')
+            raise ConfigError(f'BatchDropHook r_start={r_start}, r_end={r_end}: expected '
+                              '0 <= r_end <= r_start <= 1')
         if not 0 < decay <= 1:
-            raise ValueError(f'batch drop decay must be in (0, 1], got {decay}')
+            raise ConfigError(f'BatchDropHook decay={decay}: expected 0 < decay <= 1')
         self.r_start, self.r_end, self.decay = r_start, r_end, decay
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:

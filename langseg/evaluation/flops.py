@@ -46,6 +46,8 @@ from fvcore.nn import FlopCountAnalysis
 from fvcore.nn.jit_handles import get_shape
 from torch import nn
 
+from ..utils.errors import ConfigError
+
 TEXT_ENCODER_NAME = 'text_encoder'
 TRANSPOSED_CONV_RULES = ('input', 'output')
 
@@ -65,8 +67,8 @@ def make_conv_flop_jit(transposed_conv_rule: str = 'input'):
     of the DenseCLIP ViT rows). Ordinary convolutions always use the output size.
     """
     if transposed_conv_rule not in TRANSPOSED_CONV_RULES:
-        raise ValueError(f'transposed_conv_rule must be one of {TRANSPOSED_CONV_RULES}, '
-                         f'got {transposed_conv_rule!r}')
+        raise ConfigError(f'unknown transposed_conv_rule {transposed_conv_rule!r}: expected '
+                          f'one of {", ".join(TRANSPOSED_CONV_RULES)}')
 
     def conv_flop_jit(inputs: list[Any], outputs: list[Any]) -> int:
         x_shape, w_shape = get_shape(inputs[0]), get_shape(inputs[1])

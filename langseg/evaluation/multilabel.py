@@ -15,6 +15,7 @@ import torch
 from mmengine.evaluator import BaseMetric
 
 from ..registry import METRICS
+from ..utils.errors import ConfigError
 
 
 def average_precision(scores: np.ndarray, positives: np.ndarray) -> float:
@@ -52,8 +53,8 @@ class MultiLabelMAP(BaseMetric):
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
             if 'pred_multilabel' not in sample:
-                raise KeyError('MultiLabelMAP needs data_sample.pred_multilabel: the model '
-                               'must predict multi-label probabilities (e.g. CLIP-SP)')
+                raise ConfigError('MultiLabelMAP needs data_sample.pred_multilabel: expected '
+                                  'a model that predicts multi-label probabilities (CLIP-SP)')
             scores = sample['pred_multilabel']
             scores = scores.data if hasattr(scores, 'data') else scores
             scores = torch.as_tensor(scores).float().reshape(-1).cpu().numpy()

@@ -1,5 +1,5 @@
-from .errors import (CheckpointError, ConfigError, DataError, LangsegError, one_line,
-                     run_cli)
+from .errors import (CheckpointError, ConfigError, DataError, LangsegError, did_you_mean,
+                     one_line, run_cli)
 
-__all__ = ['CheckpointError', 'ConfigError', 'DataError', 'LangsegError', 'one_line',
-           'run_cli']
+__all__ = ['CheckpointError', 'ConfigError', 'DataError', 'LangsegError', 'did_you_mean',
+           'one_line', 'run_cli']

@@ -7,10 +7,11 @@ line and exit with status 2; any other exception is a bug and keeps its tracebac
 """
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import sys
-from typing import Callable
+from typing import Callable, Iterable
 
 
 class LangsegError(Exception):
@@ -27,6 +28,16 @@ class DataError(LangsegError):
 
 class CheckpointError(LangsegError):
     """A checkpoint that is missing, not a checkpoint, unsafe, or for another model."""
+
+
+def did_you_mean(name: object, choices: Iterable[object], n: int = 5, cutoff: float = 0.5,
+                 label: str = 'closest') -> str:
+    """The hint ``'; closest: a, b'`` naming the (at most ``n``) ``choices`` closest to
+    ``name`` (``difflib.get_close_matches`` with ``cutoff``), or ``''`` when none is close:
+    appended to the one-line message of an unknown name."""
+    close = difflib.get_close_matches(str(name), sorted({str(c) for c in choices}), n=n,
+                                      cutoff=cutoff)
+    return f'; {label}: {", ".join(close)}' if close else ''
 
 
 def one_line(exc: BaseException) -> str:

@@ -1,4 +1,5 @@
-"""The one place langseg reads weights files and checks their keys.
+"""The one place langseg reads weights files and checks their keys (timm's own
+pretrained tags are the exception: timm downloads and reads them, ``timm_state_dict``).
 
 * :func:`load_checkpoint_file`: ``torch.load(path, weights_only=True)``, always, with the
   exact set of extra classes an mmengine checkpoint pickles registered as safe globals

@@ -35,8 +35,8 @@ from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 
 from ...models.clip import (FrozenCLIPTextEncoder, build_visual_tower, embed_vit_tokens,
                            get_clip_config, is_resnet, load_pretrained_tower)
-from ...models.layers import block_value_path, grid_interpolation, proxy_attention, \
-    residual_block_forward, resize_value_grid
+from ...models.layers import (AlwaysEvalMixin, block_value_path, grid_interpolation,
+                              proxy_attention, residual_block_forward, resize_value_grid)
 from ...models.segmentors.open_vocab import OpenVocabSegmentor, check_mmseg_build_args
 from ...registry import MODELS
 from ...utils.errors import ConfigError
@@ -69,7 +69,7 @@ def check_dense_clip_tower(visual: torch.nn.Module, arch) -> None:
 
 
 @MODELS.register_module()
-class ProxyCLIPSegmentor(OpenVocabSegmentor):
+class ProxyCLIPSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
     """Training-free CLIP + VFM segmentor (see module docstring).
 
     Args:
@@ -108,6 +108,7 @@ class ProxyCLIPSegmentor(OpenVocabSegmentor):
     """
 
     training_free = True
+    always_eval = ('', )  # training-free: always in inference mode
 
     def __init__(self, class_names: str | Sequence[str], clip: dict | None = None,
                  vfm: dict | None = None, attention: str = 'proxy', beta: float = 1.2,
@@ -154,7 +155,6 @@ class ProxyCLIPSegmentor(OpenVocabSegmentor):
                               "dict(type='TimmVFM', name='dino-b8')")
         self.vfm = MODELS.build(vfm) if attention == 'proxy' else None
         self.beta, self.gamma = float(beta), float(gamma)
-        self.logit_scale = float(logit_scale)
         self.feature_adjustment = bool(feature_adjustment)
         self.precision, self.cpu_precision = precision, cpu_precision
         self._bf16_towers: tuple | None = None
@@ -204,9 +204,6 @@ class ProxyCLIPSegmentor(OpenVocabSegmentor):
         if self.clip_pretrained:
             load_pretrained_tower(self.visual, self.clip_arch, self.clip_pretrained, 'visual',
                                   'the CLIP image encoder')
-
-    def train(self, mode: bool = True) -> 'ProxyCLIPSegmentor':
-        return super().train(False)  # training-free: always in inference mode
 
     # ---------------------------------------------------------------- dense features
     def _rgb(self, x: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,7 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
 from ...registry import MODELS
-from ...utils.errors import CheckpointError, ConfigError
+from ...utils.errors import CheckpointError, ConfigError, did_you_mean
 from ...utils.state_dict import load_state_dict_checked, read_state_dict
 
 @MODELS.register_module()
@@ -43,10 +43,9 @@ class TimmFeatureBackbone(BaseModule):
                  **timm_kwargs) -> None:
         super().__init__(init_cfg=init_cfg)
         if not timm.is_model(model_name):
-            import difflib
-            close = difflib.get_close_matches(model_name, timm.list_models(), n=5)
-            raise ConfigError(f'unknown timm model {model_name!r}' +
-                              (f'; closest: {", ".join(close)}' if close else ''))
+            hint = did_you_mean(model_name, timm.list_models(), cutoff=0.6)
+            raise ConfigError(f'unknown timm model {model_name!r}: expected a name of '
+                              f'timm.list_models(){hint}')
         self.model_name, self.pretrained = model_name, pretrained
         self.model = timm.create_model(model_name, pretrained=False, **timm_kwargs)
         levels = len(self.model.feature_info)

@@ -25,8 +25,6 @@ layer's output (the UNet experiment of Fang's report is one config of it).
 """
 from __future__ import annotations
 
-import difflib
-
 import timm
 import torch
 import torch.nn.functional as F
@@ -34,8 +32,9 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
 from ...registry import MODELS
-from ...utils.errors import ConfigError
+from ...utils.errors import ConfigError, did_you_mean
 from ...utils.state_dict import load_state_dict_checked, read_state_dict
+from ..layers.frozen import AlwaysEvalMixin
 from ..layers.pos_embed import grid_interpolation, resize_grid_pos_embed
 from .timm_backbone import timm_state_dict
 
@@ -92,7 +91,7 @@ def _normaliser(module: torch.nn.Module, mean, std) -> None:
 
 
 @MODELS.register_module()
-class TimmVFM(BaseModule):
+class TimmVFM(AlwaysEvalMixin, BaseModule):
     """A timm ViT / SAM as a VFM (see module docstring).
 
     The input normalisation is the one of the weights' tag (timm's ``pretrained_cfg`` of
@@ -118,6 +117,8 @@ class TimmVFM(BaseModule):
         model_kwargs: extra ``timm.create_model`` arguments (e.g. a tiny depth in tests).
     """
 
+    always_eval = ('model', )  # frozen
+
     def __init__(self, name: str | None = 'dino-b8', model_name: str | None = None,
                  pretrained: bool | str | None = True, kind: str | None = None,
                  input_size: int | None = None, pos_interp: str | dict | None = None,
@@ -127,11 +128,10 @@ class TimmVFM(BaseModule):
         preset = {}
         if name is not None:
             if name not in VFM_PRESETS:
-                close = difflib.get_close_matches(name, list(VFM_PRESETS), n=3, cutoff=0.4)
+                hint = did_you_mean(name, VFM_PRESETS, n=3, cutoff=0.4)
                 raise ConfigError(f'unknown VFM {name!r}: expected one of '
-                                  f'{", ".join(VFM_PRESETS)}' +
-                                  (f' (closest: {", ".join(close)})' if close else '') +
-                                  ", or name=None with a timm model_name")
+                                  f'{", ".join(VFM_PRESETS)}, or name=None with a timm '
+                                  f'model_name{hint}')
             preset = VFM_PRESETS[name]
         self.model_name = model_name or preset.get('model_name')
         if not self.model_name:
@@ -181,11 +181,6 @@ class TimmVFM(BaseModule):
         load_state_dict_checked(self.model, state, f'the VFM {self.model_name}')
         print_log(f'loaded VFM {self.model_name}: {len(state)} tensors', logger='current')
 
-    def train(self, mode: bool = True) -> 'TimmVFM':
-        super().train(mode)
-        self.model.eval()  # frozen
-        return self
-
     def vit_features(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised images (B, 3, H, W) -> the last block's patch tokens after the final
         norm, prefix tokens (class, registers) dropped, as (B, C, h, w)."""
@@ -228,7 +223,7 @@ class TimmVFM(BaseModule):
 
 
 @MODELS.register_module()
-class ModuleLayerVFM(BaseModule):
+class ModuleLayerVFM(AlwaysEvalMixin, BaseModule):
     """Any registered module as a VFM: the output of its layer ``layer``.
 
     Args:
@@ -239,6 +234,8 @@ class ModuleLayerVFM(BaseModule):
         checkpoint: optional weights file for the module (loaded with weights_only).
     """
 
+    always_eval = ('module', )  # frozen
+
     def __init__(self, module: dict, layer: str,
                  mean: tuple = (0.485, 0.456, 0.406), std: tuple = (0.229, 0.224, 0.225),
                  checkpoint: str | None = None, init_cfg: dict | None = None) -> None:
@@ -246,10 +243,9 @@ class ModuleLayerVFM(BaseModule):
         self.module = MODELS.build(module)
         layers = dict(self.module.named_modules())
         if layer not in layers:
-            close = difflib.get_close_matches(layer, [n for n in layers if n], n=5, cutoff=0.3)
+            hint = did_you_mean(layer, [n for n in layers if n], cutoff=0.3)
             raise ConfigError(f'the VFM module has no layer {layer!r}: expected a dotted '
-                              f'sub-module name' + (f' such as {", ".join(close)}' if close
-                                                    else ''))
+                              f'sub-module name{hint}')
         self.layer, self.checkpoint = layer, checkpoint
         self._captured: list[torch.Tensor] = []
         layers[layer].register_forward_hook(self._capture)
@@ -267,19 +263,15 @@ class ModuleLayerVFM(BaseModule):
             load_state_dict_checked(self.module, read_state_dict(self.checkpoint)[0],
                                     f'the VFM module ({self.checkpoint})')
 
-    def train(self, mode: bool = True) -> 'ModuleLayerVFM':
-        super().train(mode)
-        self.module.eval()
-        return self
-
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         self._captured.clear()
         self.module((rgb - self.mean) / self.std)
         if not self._captured:
-            raise RuntimeError(f'layer {self.layer!r} did not run in the forward pass')
+            raise ConfigError(f'layer {self.layer!r} did not run in the forward pass: '
+                              'expected the name of a module that the forward calls')
         feats = self._captured[-1]
         self._captured.clear()
         if feats.dim() != 4:
-            raise ValueError(f'layer {self.layer!r} gives a {feats.dim()}-D output: expected '
-                             'a (B, C, h, w) feature map')
+            raise ConfigError(f'layer {self.layer!r} gives a {feats.dim()}-D output: expected '
+                              'a layer with a (B, C, h, w) feature map')
         return feats

@@ -14,12 +14,11 @@ enough for CPU tests. Any dict in the same format may be passed instead of a nam
 from __future__ import annotations
 
 import copy
-import difflib
 from typing import Any
 
 import open_clip
 
-from ...utils.errors import ConfigError
+from ...utils.errors import ConfigError, did_you_mean
 
 _QUICKGELU = '-quickgelu'
 _TINY_TEXT = dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=2)
@@ -58,10 +57,9 @@ def get_clip_config(arch: str | dict[str, Any]) -> dict[str, Any]:
             found = dict(base_cfg, quick_gelu=True) if base_cfg is not None else None
         if found is None:
             names = list(TINY_CLIP_ARCHITECTURES) + open_clip.list_models()
-            close = difflib.get_close_matches(str(arch), names, n=5, cutoff=0.5)
             raise ConfigError(f'unknown CLIP architecture {arch!r}: expected an open_clip '
                               f'model name (e.g. RN50, ViT-B-16) or a config dict'
-                              + (f'; closest: {", ".join(close)}' if close else ''))
+                              f'{did_you_mean(arch, names)}')
         cfg = copy.deepcopy(found)
     missing = {'embed_dim', 'vision_cfg', 'text_cfg'} - set(cfg)
     if missing:

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ...registry import MODELS
+from ...utils.errors import ConfigError
 from .prompts import split_synonyms
 from .text_encoder import FrozenTextTower, resolve_class_names, text_tower_features, tokenize
 
@@ -56,12 +57,14 @@ class LearnableContextTextEncoder(FrozenTextTower):
                  quick_gelu: bool | None = None,
                  init_cfg: dict | None = None) -> None:
         if not 0 < n_ctx < context_length - 2:
-            raise ValueError(f'n_ctx={n_ctx} leaves no room for a class name in '
-                             f'context_length={context_length}')
+            raise ConfigError(f'n_ctx={n_ctx} leaves no room for a class name in '
+                              f'context_length={context_length}: expected '
+                              '0 < n_ctx < context_length - 2')
         super().__init__(arch, pretrained, quick_gelu, init_cfg)
         if context_length > self.text.positional_embedding.shape[0]:
-            raise ValueError(f'context_length={context_length} exceeds the tower\'s '
-                             f'{self.text.positional_embedding.shape[0]} positions')
+            raise ConfigError(f'context_length={context_length} exceeds the tower\'s '
+                              f'{self.text.positional_embedding.shape[0]} positions: expected '
+                              f'at most {self.text.positional_embedding.shape[0]}')
         self.n_ctx, self.context_length = n_ctx, context_length
         width = self.text.token_embedding.weight.shape[1]
         self.contexts = nn.Parameter(torch.empty(1, n_ctx, width))
@@ -78,8 +81,8 @@ class LearnableContextTextEncoder(FrozenTextTower):
         names = resolve_class_names(class_names)
         for name in names:
             if len(split_synonyms(name)) > 1:
-                raise ValueError(f'class name {name!r}: synonyms are not supported with '
-                                 'learnable contexts (one prompt per class)')
+                raise ConfigError(f'class name {name!r}: synonyms are not supported with '
+                                  'learnable contexts (expected one name per class)')
         self.class_names = names
         self.name_tokens = tokenize(names, self.context_length - self.n_ctx) if names \
             else None
@@ -92,7 +95,7 @@ class LearnableContextTextEncoder(FrozenTextTower):
     def forward_uncached(self) -> torch.Tensor:
         """Run the text transformer on [SOT, contexts, names, EOT]: ``(K, D)``."""
         if self.name_tokens is None:
-            raise ValueError('no class names: set class_names in the config')
+            raise ConfigError('no class names: set class_names in the config')
         text = self.text
         tokens = self.name_tokens.to(self.contexts.device)            # K, L - n_ctx
         k = tokens.shape[0]

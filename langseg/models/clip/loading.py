@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import os.path as osp
 from functools import lru_cache
@@ -121,6 +122,10 @@ def _resize_grid_pos_embed(module: nn.Module, state: dict, key: str,
     theirs = state.get(key)
     if own is None or theirs is None or own.shape == theirs.shape or own.dim() != 2:
         return None
+    side = math.isqrt(theirs.shape[0] - 1)
+    if side * side != theirs.shape[0] - 1:
+        raise CheckpointError(f'{key} of the checkpoint has {theirs.shape[0] - 1} grid rows: '
+                              'expected a square grid (a class row + side x side)')
     src, dst = square_grid(theirs.shape[0] - 1), square_grid(own.shape[0] - 1)
     state[key] = resize_grid_pos_embed(theirs, src, dst, num_prefix=1, interp=interp)
     name = interp if isinstance(interp, str) else 'custom'

@@ -33,6 +33,7 @@ from open_clip.tokenizer import SimpleTokenizer
 
 from ...registry import MODELS
 from ...utils.errors import ConfigError
+from ..layers.frozen import AlwaysEvalMixin
 from .factory import build_text_tower, load_pretrained_tower
 from .prompts import DEFAULT_TEMPLATE, resolve_templates, split_synonyms
 
@@ -76,8 +77,9 @@ def text_tower_features(text: torch.nn.Module, embeddings: torch.Tensor,
     normalised; gradients flow."""
     n, length = embeddings.shape[:2]
     if length > text.positional_embedding.shape[0]:
-        raise ValueError(f'{length} tokens exceed the text context of '
-                         f'{text.positional_embedding.shape[0]}')
+        raise ConfigError(f'{length} tokens exceed the text context of '
+                          f'{text.positional_embedding.shape[0]}: expected a context_length '
+                          f'of at most {text.positional_embedding.shape[0]}')
     x = embeddings + text.positional_embedding[:length].to(embeddings.dtype)
     mask = torch.full((length, length), float('-inf'), device=x.device).triu_(1) \
         if getattr(text, 'attn_mask', None) is not None else None
@@ -114,7 +116,7 @@ def class_prompt_embeddings(encode: Callable[[torch.Tensor], torch.Tensor],
     when there are several).
     """
     if synonyms not in ('mean', 'none'):
-        raise ValueError(f"synonyms must be 'mean' or 'none', got {synonyms!r}")
+        raise ConfigError(f"synonyms={synonyms!r}: expected 'mean' or 'none'")
     if not class_names:
         raise ConfigError('no class names: set class_names in the config')
     groups = [split_synonyms(name) for name in class_names]
@@ -152,11 +154,13 @@ def resolve_class_names(class_names: str | Sequence[str]) -> list[str]:
     return [str(c) for c in class_names]
 
 
-class FrozenTextTower(BaseModule):
+class FrozenTextTower(AlwaysEvalMixin, BaseModule):
     """A CLIP text transformer, frozen: built from ``arch``, loaded from ``pretrained`` by
     :meth:`init_weights`, ``requires_grad=False`` and always in eval mode. Subclasses keep
     a cache of class embeddings and drop it in :meth:`invalidate_cache` whenever the
     weights change (loading, ``load_state_dict``)."""
+
+    always_eval = ('text', )  # frozen
 
     def __init__(self, arch: str | dict, pretrained: str | None,
                  quick_gelu: bool | None, init_cfg: dict | None) -> None:
@@ -185,10 +189,6 @@ class FrozenTextTower(BaseModule):
         super()._load_from_state_dict(*args, **kwargs)
         self.invalidate_cache()  # new weights, new embeddings
 
-    def train(self, mode: bool = True) -> 'FrozenTextTower':
-        super().train(mode)
-        self.text.eval()  # frozen: always in inference mode
-        return self
 
 
 @MODELS.register_module()
@@ -225,7 +225,7 @@ class CLIPClassTextEncoder(FrozenTextTower):
                  context_length: int | None = None,
                  init_cfg: dict | None = None) -> None:
         if synonyms not in ('mean', 'none'):
-            raise ValueError(f"synonyms must be 'mean' or 'none', got {synonyms!r}")
+            raise ConfigError(f"synonyms={synonyms!r}: expected 'mean' or 'none'")
         super().__init__(arch, pretrained, quick_gelu, init_cfg)
         self.trainable = bool(trainable)
         if self.trainable:
@@ -246,10 +246,9 @@ class CLIPClassTextEncoder(FrozenTextTower):
     def context_length(self) -> int:
         return self._context_length or self.text.context_length
 
-    def train(self, mode: bool = True) -> 'CLIPClassTextEncoder':
-        if self.trainable:
-            return BaseModule.train(self, mode)
-        return super().train(mode)
+    @property
+    def always_eval(self) -> tuple[str, ...]:
+        return () if self.trainable else ('text', )
 
     def set_class_names(self, class_names: str | Sequence[str]) -> None:
         """Use another class list; the cache is dropped only if the list changed."""
@@ -330,6 +329,6 @@ class FrozenCLIPTextEncoder(CLIPClassTextEncoder):
 
     def __init__(self, *args, **kwargs) -> None:
         if kwargs.get('trainable'):
-            raise ValueError('FrozenCLIPTextEncoder is frozen: use CLIPClassTextEncoder with '
-                             'trainable=True')
+            raise ConfigError('FrozenCLIPTextEncoder(trainable=True): expected '
+                              'CLIPClassTextEncoder with trainable=True for a trainable tower')
         super().__init__(*args, **kwargs)

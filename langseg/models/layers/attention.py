@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...utils.errors import ConfigError
+
 WEIGHTINGS = ('softmax', 'inner_product')
 
 
@@ -48,13 +50,17 @@ class MultiHeadAttention(nn.Module):
         key_dim = key_dim or dim
         inner_dim = inner_dim or dim
         if inner_dim % num_heads:
-            raise ValueError(f'attention width {inner_dim} is not divisible by {num_heads} heads')
+            raise ConfigError(f'attention width {inner_dim} is not divisible by {num_heads} '
+                              'heads: expected num_heads to divide the width')
         if inner_dim != dim and not (q_proj and k_proj and v_proj and out_proj):
-            raise ValueError(f'an inner width {inner_dim} != {dim} needs all four projections')
+            raise ConfigError(f'an inner width {inner_dim} != {dim} without all four '
+                              'projections: expected q_proj, k_proj, v_proj and out_proj')
         if weighting not in WEIGHTINGS:
-            raise ValueError(f'weighting must be one of {WEIGHTINGS}, got {weighting!r}')
+            raise ConfigError(f'attention weighting={weighting!r}: expected one of '
+                              f'{", ".join(WEIGHTINGS)}')
         if key_dim != dim and not (k_proj and v_proj):
-            raise ValueError(f'keys of width {key_dim} need W^K and W^V to reach width {dim}')
+            raise ConfigError(f'keys of width {key_dim} without W^K and W^V: expected '
+                              f'k_proj and v_proj to reach width {dim}')
         self.dim, self.num_heads, self.weighting = dim, num_heads, weighting
         self.inner_dim = inner_dim
         self.head_dim = inner_dim // num_heads

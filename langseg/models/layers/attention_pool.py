@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...utils.errors import ConfigError
 from .pos_embed import PosInterp, resize_grid_pos_embed
 
 
@@ -50,7 +51,8 @@ class DenseAttentionPool2d(nn.Module):
                  pos_interp: PosInterp = 'bilinear') -> None:
         super().__init__()
         if dense_mode not in self.DENSE_MODES:
-            raise ValueError(f'dense_mode must be one of {self.DENSE_MODES}, got {dense_mode!r}')
+            raise ConfigError(f'dense_mode={dense_mode!r}: expected one of '
+                              f'{", ".join(self.DENSE_MODES)}')
         self.dense_mode = dense_mode
         self.pos_interp = pos_interp
         self.spacial_dim = spacial_dim

@@ -18,10 +18,15 @@ iteration.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from types import MappingProxyType
+from typing import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
+
+#: NACLIP's PAMR settings (10 iterations, dilations 8 and 16), the default wherever PAMR is
+#: switched on without settings; read-only: copy it with ``dict(PAMR_DEFAULT)``.
+PAMR_DEFAULT: Mapping = MappingProxyType(dict(num_iter=10, dilations=(8, 16)))
 
 #: The 8 neighbour offsets (dy, dx) of a 3x3 window, row by row.
 _OFFSETS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
@@ -62,4 +67,4 @@ def pamr(image: torch.Tensor, masks: torch.Tensor, num_iter: int = 10,
     return out.to(masks.dtype)
 
 
-__all__ = ['pamr', 'pamr_affinity']
+__all__ = ['PAMR_DEFAULT', 'pamr', 'pamr_affinity']

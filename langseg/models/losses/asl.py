@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ...registry import MODELS
+from ...utils.errors import ConfigError
 
 
 def asymmetric_loss(logits: torch.Tensor, targets: torch.Tensor, gamma_neg: float = 4.0,
@@ -47,7 +48,8 @@ class AsymmetricLoss(nn.Module):
                  loss_name: str = 'loss_asl') -> None:
         super().__init__()
         if reduction not in ('mean', 'sum', 'none'):
-            raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+            raise ConfigError(f"AsymmetricLoss reduction={reduction!r}: expected 'mean', "
+                              "'sum' or 'none'")
         self.gamma_neg, self.gamma_pos, self.clip = gamma_neg, gamma_pos, clip
         self.reduction, self.loss_weight, self._loss_name = reduction, loss_weight, loss_name
 

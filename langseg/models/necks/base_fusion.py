@@ -89,9 +89,9 @@ class BaseFusion(BaseModule):
     def backbone_embeddings(self, features: Sequence) -> tuple[torch.Tensor, torch.Tensor]:
         """The backbone's (global (B, C), dense (B, C, H, W)) embeddings."""
         if len(features) <= len(self.in_channels):
-            raise ValueError(f'{type(self).__name__} needs a backbone that returns (global, '
-                             'dense) embeddings: set with_embeddings=True on a CLIP '
-                             'backbone')
+            raise ConfigError(f'{type(self).__name__} needs a backbone that returns (global, '
+                              'dense) embeddings: set with_embeddings=True on a CLIP '
+                              'backbone')
         global_emb, dense = features[len(self.in_channels)]
         return global_emb, dense
 

@@ -9,8 +9,8 @@ batch drop, and the targets of the auxiliary attention loss (Sec. 3.4, Eq. 6-8).
   one keeps its probability. Training only.
 * the auxiliary attention loss (Eq. 6-8) is ``langseg.models.losses.SceneAttentionLoss``.
 
-The Dual GraphFormer decoder and the scene refinement neck that use these come with the
-CLIP-SP segmentor.
+The Dual GraphFormer decoder, the scene refinement and the fusion module
+(:class:`CLIPSPFusion`) that use them follow in this file.
 """
 from __future__ import annotations
 
@@ -68,6 +68,7 @@ from mmengine.model import BaseModule  # noqa: E402
 from torch import nn  # noqa: E402
 
 from ...registry import MODELS  # noqa: E402
+from ...utils.errors import ConfigError  # noqa: E402
 from ..layers import MultiHeadAttention  # noqa: E402
 from .base_fusion import BaseFusion, FusionOutput, TrainState  # noqa: E402
 
@@ -75,15 +76,12 @@ from .base_fusion import BaseFusion, FusionOutput, TrainState  # noqa: E402
 class GraphConv(nn.Module):
     """``H_out = GELU(LayerNorm(Conv1d_k1(H_in)))`` (Eq. 2): the 1x1 convolution runs over
     the node axis, so its weight is a learnable (nodes x nodes) adjacency; the LayerNorm
-    (with affine) replaces the weight matrix of Eq. 1."""
+    (with affine) replaces the weight matrix of Eq. 1. A co-occurrence initialisation of
+    the adjacency is written by :meth:`DualGraphFormerDecoder.init_weights`."""
 
-    def __init__(self, num_nodes: int, dim: int, adjacency: torch.Tensor | None = None) -> None:
+    def __init__(self, num_nodes: int, dim: int) -> None:
         super().__init__()
         self.adjacency = nn.Conv1d(num_nodes, num_nodes, 1)
-        if adjacency is not None:
-            with torch.no_grad():
-                self.adjacency.weight.copy_(adjacency.reshape(num_nodes, num_nodes, 1))
-                self.adjacency.bias.zero_()
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, nodes: torch.Tensor) -> torch.Tensor:      # B, nodes, C
@@ -96,11 +94,11 @@ class DualGraphFormerBlock(nn.Module):
     queries over image nodes, image nodes over the text), Add & LN (ADDS' order)."""
 
     def __init__(self, dim: int, num_classes: int, num_nodes: int, num_heads: int,
-                 adjacency: torch.Tensor | None, attn_dim: int | None = None) -> None:
+                 attn_dim: int | None = None) -> None:
         super().__init__()
         self.compress = nn.Linear(dim, num_nodes)     # token -> assignment logits over N
         self.image_graph = GraphConv(num_nodes, dim)
-        self.text_graph = GraphConv(num_classes, dim, adjacency)
+        self.text_graph = GraphConv(num_classes, dim)
         self.w_v = nn.Parameter(torch.ones(1))
         self.w_s = nn.Parameter(torch.ones(1))
         self.text_attn = MultiHeadAttention(dim, num_heads, inner_dim=attn_dim)
@@ -144,7 +142,7 @@ class DualGraphFormerDecoder(BaseModule):
         self.cooccurrence, self.num_classes = cooccurrence, num_classes
         attn_dim = attn_dim or dim // 2
         self.blocks = nn.ModuleList(
-            DualGraphFormerBlock(dim, num_classes, num_nodes, num_heads, None, attn_dim)
+            DualGraphFormerBlock(dim, num_classes, num_nodes, num_heads, attn_dim)
             for _ in range(num_blocks))
         self.classifier = nn.Linear(dim, 1)
 
@@ -169,10 +167,14 @@ class DualGraphFormerDecoder(BaseModule):
 @MODELS.register_module()
 class MLPMultiLabelDecoder(BaseModule):
     """The ablation's decoder (Sec. 4.1): three linear layers on the global token and the
-    fixed text classifier S: logits = MLP(global) . S^T."""
+    fixed text classifier S: logits = MLP(global) . S^T. ``num_classes`` is accepted (the
+    fusion fills it in for every decoder) and not used."""
 
     def __init__(self, dim: int, num_classes: int, hidden: int | None = None,
-                 init_cfg: dict | None = None, **unused) -> None:
+                 init_cfg: dict | None = None, **unknown) -> None:
+        if unknown:
+            raise ConfigError(f'MLPMultiLabelDecoder takes no {sorted(unknown)}: expected dim, '
+                              "hidden (a decoder swapped in for another needs _delete_=True)")
         super().__init__(init_cfg=init_cfg)
         hidden = hidden or dim
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, hidden),
@@ -188,7 +190,6 @@ def load_cooccurrence_adjacency(path: str, num_classes: int) -> torch.Tensor:
     """Row-normalised co-occurrence (tools/compute_cooccurrence.py output) as an
     adjacency initialisation: ``A_ij = M_ij / M_ii`` (P(j | i))."""
     import numpy as np
-    from ...utils.errors import ConfigError
     try:
         data = np.load(path, allow_pickle=False)
         matrix = torch.as_tensor(data['matrix'], dtype=torch.float32)
@@ -270,6 +271,8 @@ class CLIPSPFusion(BaseFusion):
                  score_level: int = 3, norm_cfg: dict | None = None,
                  ignore_index: int = 255, init_cfg: dict | None = None) -> None:
         super().__init__(in_channels, text_dim, num_classes, init_cfg=init_cfg)
+        if int(k) < 1:
+            raise ConfigError(f'CLIPSPFusion k={k}: expected at least 1 scene label')
         self.k, self.score_level = min(k, num_classes), score_level
         self.ignore_index = ignore_index
         self.decoder = MODELS.build(dict(dict(type='DualGraphFormerDecoder'),

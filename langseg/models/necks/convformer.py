@@ -43,10 +43,10 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
-from mmengine.model import BaseModule
 from torch import nn
 
 from ...registry import MODELS
+from ...utils.errors import ConfigError
 from ..layers import MultiHeadAttention
 from .base_fusion import BaseFusion, FusionOutput, TrainState
 
@@ -157,6 +157,8 @@ class ConvFormerNeck(BaseFusion):
             one (CLIP backbones); otherwise ``I`` is the projected map of ``score_level``.
         dropout: dropout in the Former.
         norm_cfg: norm of the convolutions.
+        score: the score map S: ``'inner_product'`` (Eq. 2, default) or ``'cosine'``
+            (l2-normalised I' and T', DenseCLIP's score).
     """
 
     BRIDGES = {'cross_attention': 'softmax', 'inner_product': 'inner_product'}
@@ -170,12 +172,14 @@ class ConvFormerNeck(BaseFusion):
                  init_cfg: dict | None = None) -> None:
         super().__init__(in_channels, text_dim, num_classes, init_cfg=init_cfg)
         if bridge not in self.BRIDGES:
-            raise ValueError(f'bridge must be one of {sorted(self.BRIDGES)}, got {bridge!r}')
+            raise ConfigError(f'ConvFormerNeck bridge={bridge!r}: expected one of '
+                              f'{", ".join(sorted(self.BRIDGES))}')
         if score not in ('inner_product', 'cosine'):
-            raise ValueError(f"score must be 'inner_product' or 'cosine', got {score!r}")
+            raise ConfigError(f"ConvFormerNeck score={score!r}: expected 'inner_product' or "
+                              "'cosine'")
         self.score = score
         if num_blocks < 1:
-            raise ValueError(f'num_blocks must be >= 1, got {num_blocks}')
+            raise ConfigError(f'ConvFormerNeck num_blocks={num_blocks}: expected at least 1')
         norm_cfg = norm_cfg or dict(type='BN')
         self.uses_backbone_embeddings = bool(use_embeddings)
         self.score_level, self.use_embeddings = score_level, use_embeddings
@@ -199,9 +203,9 @@ class ConvFormerNeck(BaseFusion):
         """``I``: the dense embedding, or the projected backbone map."""
         if self.use_embeddings:
             if len(features) <= len(self.in_channels):
-                raise ValueError('ConvFormerNeck(use_embeddings=True) needs a backbone that '
-                                 'returns (global, dense) embeddings; set '
-                                 'use_embeddings=False for any other backbone')
+                raise ConfigError('ConvFormerNeck(use_embeddings=True) needs a backbone that '
+                                  'returns (global, dense) embeddings: set '
+                                  'use_embeddings=False for any other backbone')
             return self.backbone_embeddings(features)[1]
         return self.image_proj(features[self.score_level])
 
@@ -224,7 +228,8 @@ class ConvFormerNeck(BaseFusion):
         maps = list(features[:len(self.in_channels)])
         target = maps[self.score_level]
         if target.shape[-2:] != score.shape[-2:]:
-            raise ValueError(f'Conv-Former map {tuple(score.shape[-2:])} does not match the '
-                             f'map of level {self.score_level} {tuple(target.shape[-2:])}')
+            raise ConfigError(f'Conv-Former map {tuple(score.shape[-2:])} does not match the '
+                              f'map of level {self.score_level} {tuple(target.shape[-2:])}: '
+                              'choose the score_level of the embeddings\' stride')
         maps[self.score_level] = torch.cat([image_out, score], dim=1)
         return FusionOutput(maps, score)

@@ -27,6 +27,7 @@ from mmengine.model import BaseModule
 from torch import nn
 
 from ...registry import MODELS
+from ...utils.errors import ConfigError
 from ..layers import DenseAttentionPool2d, MultiHeadAttention
 from .base_fusion import BaseFusion, FusionOutput, TrainState
 
@@ -137,8 +138,8 @@ class DenseCLIPFusion(BaseFusion):
                 embed_dim=self.in_channels[-1], num_heads=pool.pop('num_heads', 8),
                 output_dim=text_dim)
             if pool:
-                raise ValueError(f'unknown attention pool settings {sorted(pool)}: expected '
-                                 'num_heads, spacial_dim')
+                raise ConfigError(f'unknown attention pool settings {sorted(pool)}: expected '
+                                  'num_heads, spacial_dim')
 
     def neck_in_channels(self) -> list[int]:
         """Channels the neck receives: the backbone's plus K at ``score_level``."""
@@ -151,9 +152,9 @@ class DenseCLIPFusion(BaseFusion):
         if self.pool is not None:
             return self.pool(features[len(self.in_channels) - 1])
         if len(features) <= len(self.in_channels):
-            raise ValueError('the backbone returns no (global, dense) embeddings: set '
-                             'with_embeddings=True on a CLIP backbone, or give the fusion '
-                             'a pool=dict(num_heads=...) for any other backbone')
+            raise ConfigError('the backbone returns no (global, dense) embeddings: set '
+                              'with_embeddings=True on a CLIP backbone, or give the fusion '
+                              'a pool=dict(num_heads=...) for any other backbone')
         return self.backbone_embeddings(features)
 
     def forward(self, features: Sequence, text: torch.Tensor,
@@ -171,8 +172,8 @@ class DenseCLIPFusion(BaseFusion):
         maps = list(features[:len(self.in_channels)])
         target = maps[self.score_level]
         if target.shape[-2:] != score.shape[-2:]:
-            raise ValueError(f'score map {tuple(score.shape[-2:])} does not match the map '
-                             f'of level {self.score_level} {tuple(target.shape[-2:])}: '
-                             'choose the score_level of the embeddings\' stride')
+            raise ConfigError(f'score map {tuple(score.shape[-2:])} does not match the map '
+                              f'of level {self.score_level} {tuple(target.shape[-2:])}: '
+                              'choose the score_level of the embeddings\' stride')
         maps[self.score_level] = torch.cat([target, score], dim=1)
         return FusionOutput(maps, score)

@@ -134,12 +134,6 @@ class LanguageGuidedEncoderDecoder(EncoderDecoder):
             self._multilabel_buffer.append(out.extras['multilabel_probs'].detach())
         return out
 
-    def extract_feat_and_score(self, inputs: torch.Tensor
-                               ) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """Backbone, text encoder, fusion and neck: (features, score map)."""
-        out = self._extract(inputs)
-        return out.maps, out.score
-
     def extract_feat(self, inputs: torch.Tensor) -> list[torch.Tensor]:
         return self._extract(inputs).maps
 

@@ -52,7 +52,7 @@ from mmengine.structures import PixelData
 from mmseg.models.segmentors.base import BaseSegmentor
 
 from ...utils.errors import ConfigError, LangsegError
-from ..layers.pamr import pamr
+from ..layers.pamr import PAMR_DEFAULT, pamr
 
 
 def window_starts(size: int, crop: int, stride: int) -> list[int]:
@@ -182,8 +182,9 @@ class OpenVocabSegmentor(BaseSegmentor):
             if unknown:
                 raise ConfigError(f'pamr settings {sorted(unknown)} are unknown: expected '
                                   'num_iter, dilations')
-            pamr = dict(num_iter=int(pamr.get('num_iter', 10)),
-                        dilations=tuple(int(d) for d in pamr.get('dilations', (8, 16))))
+            pamr = dict(PAMR_DEFAULT, **pamr)
+            pamr = dict(num_iter=int(pamr['num_iter']),
+                        dilations=tuple(int(d) for d in pamr['dilations']))
         self.pamr = pamr
         self.tile_rows = max(1, int(tile_rows))
         self.keep_probs = bool(keep_probs)

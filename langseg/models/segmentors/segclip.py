@@ -33,7 +33,7 @@ pixel scores are the scores of its region. With a background class (index 0, not
 prompted), each window also gets a background channel, 1 where a pixel's best score is
 strictly below that window's ``min(bg_thresh, max G)`` (:func:`background_indicator`);
 windows are averaged, resized to the original image, and the label is the argmax. Windows
-are encoded ``window_batch`` at a time. Class embeddings are computed once per class list
+are encoded ``window_batch_size`` at a time. Class embeddings are computed once per class list
 and weights (the cache is dropped after every training step).
 """
 from __future__ import annotations
