@@ -89,16 +89,19 @@ def test_text_embeddings_equal_open_clip_full_rn50(tmp_path):
     torch.save({k: v for k, v in model.state_dict().items()
                 if not k.startswith('visual.')}, path)
     names = ['wall', 'building; edifice', 'sky', 'floor', 'tree']
+    # every 10th of OpenAI's 80 ImageNet templates: 8 templates x 6 names = 48 prompts in
+    # batches of 20, so batches cross name boundaries (the full 80 cost 100 s on 2 cores
+    # and test nothing more: the reference encodes the same strings)
+    templates = resolve_templates('openai_imagenet')[::10]
     enc = FrozenCLIPTextEncoder('RN50', pretrained=path, class_names=names,
-                                templates='openai_imagenet', batch_size=128)
+                                templates=templates, batch_size=20)
     enc.init_weights()
     ours = enc()
     ref_names = ['wall', 'building', 'sky', 'floor', 'tree']
-    ref = _reference_classifier(model, ref_names, resolve_templates('openai_imagenet'))
+    ref = _reference_classifier(model, ref_names, templates)
     # 'building; edifice' is the mean of two synonyms, not 'building' alone
     torch.testing.assert_close(ours[[0, 2, 3, 4]], ref[[0, 2, 3, 4]], atol=1e-5, rtol=0)
-    both = _reference_classifier(model, ['building', 'edifice'],
-                                 resolve_templates('openai_imagenet'))
+    both = _reference_classifier(model, ['building', 'edifice'], templates)
     mean = torch.nn.functional.normalize(both.mean(0), dim=-1)
     torch.testing.assert_close(ours[1], mean, atol=1e-5, rtol=0)
 
