@@ -23,7 +23,7 @@ def _config(tmp_path, base, toy_root, hook: str, max_iters: int = 4) -> str:
 def _spy_on_label_selection(monkeypatch) -> list:
     """Record (drop_ratio, fraction of the batch dropped) of every training call of the
     scene-label selection inside CLIPSPFusion."""
-    from langseg.models.necks import clip_sp
+    from langseg.methods.clip_sp import fusion as clip_sp
     real, calls = clip_sp.select_scene_labels, []
 
     def spy(probs, k, present=None, drop_ratio=0.0, generator=None):
@@ -77,7 +77,7 @@ def test_batch_drop_hook_on_a_model_that_cannot_use_it_is_refused(tmp_path, toy_
     proc = run_tool('train.py', config, '--work-dir', str(work))
     assert proc.returncode == 2, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith('error: ConvFormerNeck does not use the train-state field '
+    assert last.startswith('error: ConvFormerFusion does not use the train-state field '
                            "'batch_drop_ratio'"), last
     assert 'Traceback' not in proc.stderr
     assert not [f for _, _, files in os.walk(work) for f in files if f.endswith('.pth')]
@@ -94,6 +94,6 @@ def test_cfg_options_reach_the_module_that_uses_them(tmp_path, toy_root):
     fusion = runner.model.fusion
     assert fusion.k == 3 and fusion.refine.pool.in_features == 3
     seen = []
-    fusion.register_forward_hook(lambda m, i, out: seen.append(out.extras['indices'].shape))
+    fusion.register_forward_hook(lambda m, i, out: seen.append(out.indices.shape))
     runner.train()
     assert seen and all(shape[1] == 3 for shape in seen)

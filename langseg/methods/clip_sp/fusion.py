@@ -1,204 +1,47 @@
-"""CLIP-SP's adaptive prompting (Li et al., CVM 2024, doi:10.1007/s41095-024-0430-4, Sec. 3.2 and 3.5): scene-label selection with
-batch drop, and the targets of the auxiliary attention loss (Sec. 3.4, Eq. 6-8).
-
-* :func:`select_scene_labels`: the top-k labels of the multi-label probabilities S_l; with
-  batch drop, a ratio r of the images (``round(r * B)``, chosen at random) gets labels
-  sampled from its ground truth instead: all the classes present when there are at most k,
-  k of them at random otherwise, the remaining slots filled with the image's best-scoring
-  other labels. A ground-truth label's value is 1 (it is known to be present); a predicted
-  one keeps its probability. Training only.
-* the auxiliary attention loss (Eq. 6-8) is ``langseg.models.losses.SceneAttentionLoss``.
-
-The Dual GraphFormer decoder and the scene refinement neck that use these come with the
-CLIP-SP segmentor.
+"""CLIP-SP between the backbone and Semantic FPN (Li et al., "CLIP-SP: Vision-language model
+with adaptive prompting for scene parsing", Computational Visual Media 2024,
+doi:10.1007/s41095-024-0430-4): the multi-label decoder (``decoder.py``), the top-k scene
+labels with batch drop (``scene_labels.py``, Sec. 3.5) and the scene refinement of x4
+(Sec. 3.3, Eq. 3-4); the losses of Sec. 3.4 are in ``losses.py``.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+import torch.nn.functional as F
+from mmcv.cnn import ConvModule
+from torch import nn
+
+from ...models.backbones.output import BackboneOutput
+from ...models.segmentors.fusion_contract import BaseFusion, FusionOutput, TrainState
+from ...registry import MODELS
+from .scene_labels import select_scene_labels
 
 
-def select_scene_labels(probs: torch.Tensor, k: int, present: torch.Tensor | None = None,
-                        drop_ratio: float = 0.0, generator: torch.Generator | None = None
-                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Top-k scene labels with batch drop.
+@dataclass
+class CLIPSPOutput(FusionOutput):
+    """:class:`CLIPSPFusion`'s output (``score`` is ``None``: CLIP-SP has no score map).
 
-    Args:
-        probs: multi-label probabilities (B, K).
-        k: labels kept per image.
-        present: ground-truth classes per image (B, K) bool; needed when drop_ratio > 0.
-        drop_ratio: fraction of the batch whose labels come from the ground truth.
-
-    Returns:
-        indices (B, k) long, values (B, k), dropped (B,) bool (images that used the GT).
-    """
-    b, num_classes = probs.shape
-    if not 0 < k <= num_classes:
-        raise ValueError(f'k={k} must be in 1..{num_classes}')
-    values, indices = probs.topk(k, dim=1)
-    dropped = torch.zeros(b, dtype=torch.bool, device=probs.device)
-    if not drop_ratio:
-        return indices, values, dropped
-    n_drop = int(round(drop_ratio * int(b)))
-    if n_drop == 0:
-        return indices, values, dropped
-    if present is None:
-        raise ValueError('batch drop needs the ground-truth classes (present)')
-    chosen = torch.randperm(b, generator=generator)[:n_drop].to(probs.device)
-    indices, values = indices.clone(), values.clone()
-    for i in chosen.tolist():
-        gt = torch.nonzero(present[i]).flatten()
-        if gt.numel() > k:
-            gt = gt[torch.randperm(gt.numel(), generator=generator)[:k].to(gt.device)]
-        others = probs[i].clone()
-        others[gt] = -float('inf')
-        fill = others.topk(k - gt.numel()).indices if gt.numel() < k else gt[:0]
-        indices[i] = torch.cat([gt, fill])
-        values[i] = torch.cat([torch.ones(gt.numel(), dtype=probs.dtype, device=probs.device),
-                               probs[i, fill]])
-        dropped[i] = True
-    return indices, values, dropped
-
-
-# ---------------------------------------------------------------------------------------
-# Dual GraphFormer multi-label decoder (Sec. 3.2, Fig. 4) and scene refinement (Sec. 3.3)
-# ---------------------------------------------------------------------------------------
-import torch.nn.functional as F  # noqa: E402
-from mmcv.cnn import ConvModule  # noqa: E402
-from mmengine.model import BaseModule  # noqa: E402
-from torch import nn  # noqa: E402
-
-from ...registry import MODELS  # noqa: E402
-from ..layers import MultiHeadAttention  # noqa: E402
-from .base_fusion import BaseFusion, FusionOutput, TrainState  # noqa: E402
-
-
-class GraphConv(nn.Module):
-    """``H_out = GELU(LayerNorm(Conv1d_k1(H_in)))`` (Eq. 2): the 1x1 convolution runs over
-    the node axis, so its weight is a learnable (nodes x nodes) adjacency; the LayerNorm
-    (with affine) replaces the weight matrix of Eq. 1."""
-
-    def __init__(self, num_nodes: int, dim: int, adjacency: torch.Tensor | None = None) -> None:
-        super().__init__()
-        self.adjacency = nn.Conv1d(num_nodes, num_nodes, 1)
-        if adjacency is not None:
-            with torch.no_grad():
-                self.adjacency.weight.copy_(adjacency.reshape(num_nodes, num_nodes, 1))
-                self.adjacency.bias.zero_()
-        self.norm = nn.LayerNorm(dim)
-
-    def forward(self, nodes: torch.Tensor) -> torch.Tensor:      # B, nodes, C
-        return F.gelu(self.norm(self.adjacency(nodes)))
-
-
-class DualGraphFormerBlock(nn.Module):
-    """One block: image nodes compressed from 1+HW to N (and back), graph convolutions on
-    both paths with learnable scalar shortcuts w_v, w_s, two-way cross-attention (text
-    queries over image nodes, image nodes over the text), Add & LN (ADDS' order)."""
-
-    def __init__(self, dim: int, num_classes: int, num_nodes: int, num_heads: int,
-                 adjacency: torch.Tensor | None, attn_dim: int | None = None) -> None:
-        super().__init__()
-        self.compress = nn.Linear(dim, num_nodes)     # token -> assignment logits over N
-        self.image_graph = GraphConv(num_nodes, dim)
-        self.text_graph = GraphConv(num_classes, dim, adjacency)
-        self.w_v = nn.Parameter(torch.ones(1))
-        self.w_s = nn.Parameter(torch.ones(1))
-        self.text_attn = MultiHeadAttention(dim, num_heads, inner_dim=attn_dim)
-        self.image_attn = MultiHeadAttention(dim, num_heads, inner_dim=attn_dim)
-        self.text_norm = nn.LayerNorm(dim)
-        self.image_norm = nn.LayerNorm(dim)
-
-    def forward(self, image: torch.Tensor, text: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        assign = torch.softmax(self.compress(image), dim=1)          # B, 1+HW, N
-        nodes = assign.transpose(1, 2) @ image                       # B, N, C  (B V)
-        nodes = self.image_graph(nodes) + self.w_v * nodes
-        text = self.text_graph(text) + self.w_s * text
-        text = self.text_norm(text + self.text_attn(text, nodes, nodes))
-        nodes = self.image_norm(nodes + self.image_attn(nodes, text, text))
-        return image + assign @ nodes, text                          # decompress (B^T)
-
-
-@MODELS.register_module()
-class DualGraphFormerDecoder(BaseModule):
-    """Multi-label decoder: ``num_blocks`` Dual GraphFormer blocks, then a linear classifier
-    with sigmoid on the text path: logits (B, K).
-
-    Args:
-        dim: token width C (CLIP's embedding width).
-        num_classes: K.
-        num_blocks: blocks (3 in the paper).
-        num_nodes: N, the image nodes after compression (not given; 64).
-        num_heads: attention heads.
-        attn_dim: width inside the two cross-attentions (not given; ``dim // 2`` by
-            default, the width that fits the published params of both RN50 and RN101,
-            docs/methods/clip_sp.md).
-        cooccurrence: ``.npz`` from tools/compute_cooccurrence.py initialising the text
-            adjacency.
+    Attributes:
+        logits: multi-label logits (B, K) of the decoder (ASL's input).
+        probs: their sigmoid, the multi-label prediction S_l (B, K).
+        indices: the k scene labels selected per image (B, k).
+        attn: the refinement's attention of every pixel over them (B, h*w, k).
+        grid: (h, w) of the refined map, the grid of ``attn``.
+        present: the classes in each image's ground truth (B, K) bool; training only.
+        batch_drop_ratio: the batch-drop ratio used (0 outside training).
+        dropped: the images whose labels came from the ground truth (B,) bool.
     """
 
-    def __init__(self, dim: int, num_classes: int, num_blocks: int = 3, num_nodes: int = 64,
-                 num_heads: int = 8, attn_dim: int | None = None,
-                 cooccurrence: str | None = None, init_cfg: dict | None = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        self.cooccurrence, self.num_classes = cooccurrence, num_classes
-        attn_dim = attn_dim or dim // 2
-        self.blocks = nn.ModuleList(
-            DualGraphFormerBlock(dim, num_classes, num_nodes, num_heads, None, attn_dim)
-            for _ in range(num_blocks))
-        self.classifier = nn.Linear(dim, 1)
-
-    def init_weights(self) -> None:
-        """Initialise the text-path adjacency of every block from the co-occurrence file
-        (read here, with the weights, so that building the model needs no data)."""
-        super().init_weights()
-        if self.cooccurrence:
-            adjacency = load_cooccurrence_adjacency(self.cooccurrence, self.num_classes)
-            with torch.no_grad():
-                for block in self.blocks:
-                    conv = block.text_graph.adjacency
-                    conv.weight.copy_(adjacency.reshape_as(conv.weight))
-                    conv.bias.zero_()
-
-    def forward(self, image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        for block in self.blocks:
-            image, text = block(image, text)
-        return self.classifier(text).squeeze(-1)
-
-
-@MODELS.register_module()
-class MLPMultiLabelDecoder(BaseModule):
-    """The ablation's decoder (Sec. 4.1): three linear layers on the global token and the
-    fixed text classifier S: logits = MLP(global) . S^T."""
-
-    def __init__(self, dim: int, num_classes: int, hidden: int | None = None,
-                 init_cfg: dict | None = None, **unused) -> None:
-        super().__init__(init_cfg=init_cfg)
-        hidden = hidden or dim
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, hidden),
-                                 nn.GELU(), nn.Linear(hidden, dim))
-        self.scale = nn.Parameter(torch.tensor(10.0))
-
-    def forward(self, image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        query = F.normalize(self.mlp(image[:, 0]), dim=-1)           # global token
-        return self.scale * torch.einsum('bc,bkc->bk', query, F.normalize(text, dim=-1))
-
-
-def load_cooccurrence_adjacency(path: str, num_classes: int) -> torch.Tensor:
-    """Row-normalised co-occurrence (tools/compute_cooccurrence.py output) as an
-    adjacency initialisation: ``A_ij = M_ij / M_ii`` (P(j | i))."""
-    import numpy as np
-    from ...utils.errors import ConfigError
-    try:
-        data = np.load(path, allow_pickle=False)
-        matrix = torch.as_tensor(data['matrix'], dtype=torch.float32)
-    except Exception as exc:
-        raise ConfigError(f'cannot read the co-occurrence file {path}: {exc} (make it with '
-                          'tools/compute_cooccurrence.py CONFIG --out FILE.npz)') from None
-    if matrix.shape != (num_classes, num_classes):
-        raise ConfigError(f'co-occurrence matrix {path} is {tuple(matrix.shape)}: expected '
-                          f'{num_classes} x {num_classes}')
-    return matrix / matrix.diagonal().clamp(min=1)[:, None]
+    logits: torch.Tensor | None = None
+    probs: torch.Tensor | None = None
+    indices: torch.Tensor | None = None
+    attn: torch.Tensor | None = None
+    grid: tuple[int, int] = (0, 0)
+    present: torch.Tensor | None = None
+    batch_drop_ratio: float = 0.0
+    dropped: torch.Tensor | None = None
 
 
 class SceneRefinement(nn.Module):
@@ -256,14 +99,15 @@ class CLIPSPFusion(BaseFusion):
         score_level: the map refined (x4 = 3).
 
     The batch-drop ratio comes from the segmentor's train state
-    (:class:`~langseg.models.necks.base_fusion.TrainState`, written by ``BatchDropHook``)
-    and is logged with the losses as ``fusion.batch_drop_ratio``.
+    (:class:`~langseg.models.segmentors.fusion_contract.TrainState`, written by
+    ``BatchDropHook``) and is logged (:meth:`log_vars`) as ``fusion.batch_drop_ratio``,
+    with the fraction of images dropped as ``fusion.batch_dropped``.
     """
 
     uses_backbone_embeddings = True
     train_state_keys = ('batch_drop_ratio', )
 
-    def __init__(self, in_channels, text_dim: int, num_classes: int, k: int = 30,
+    def __init__(self, in_channels: list[int], text_dim: int, num_classes: int, k: int = 30,
                  decoder: dict | None = None, attn_dim: int = 256,
                  mlp_hidden: int | None = None,
                  loss_ml: dict | None = None, loss_aux: dict | None = None,
@@ -294,13 +138,13 @@ class CLIPSPFusion(BaseFusion):
             present[i, labels.long()] = True
         return present
 
-    def forward(self, features, text: torch.Tensor, data_samples: list | None = None,
-                state: TrainState | None = None) -> FusionOutput:
+    def forward(self, features: BackboneOutput, text: torch.Tensor,
+                data_samples: list | None = None,
+                state: TrainState | None = None) -> CLIPSPOutput:
         global_emb, dense = self.backbone_embeddings(features)
         b, c, h, w = dense.shape
         tokens = torch.cat([global_emb[:, None], dense.flatten(2).transpose(1, 2)], dim=1)
-        text_b = text.to(dense.dtype).unsqueeze(0).expand(b, -1, -1)
-        logits = self.decoder(tokens, text_b)                                  # B, K
+        logits = self.decoder(tokens, self.broadcast_text(text, dense))          # B, K
         probs = torch.sigmoid(logits)
         training = self.training and data_samples is not None
         present = self._present(data_samples, dense.device) if training else None
@@ -308,23 +152,26 @@ class CLIPSPFusion(BaseFusion):
         indices, values, dropped = select_scene_labels(probs.detach(), self.k, present, ratio)
         scene = torch.cat([text[indices].to(dense.dtype), values[..., None].to(dense.dtype)],
                           dim=-1)                                              # B, k, C+1
-        maps = list(features[:len(self.in_channels)])
+        maps = list(features.maps)
         maps[self.score_level], attn = self.refine(maps[self.score_level], scene)
-        extras = dict(logits=logits, multilabel_probs=probs, indices=indices, attn=attn,
-                      present=present, grid=(maps[self.score_level].shape[-2:]),
-                      batch_drop_ratio=ratio, dropped=dropped)
-        return FusionOutput(maps, None, extras)
+        return CLIPSPOutput(maps, None, logits=logits, probs=probs, indices=indices,
+                            attn=attn, grid=tuple(maps[self.score_level].shape[-2:]),
+                            present=present, batch_drop_ratio=ratio, dropped=dropped)
 
-    def loss(self, output: FusionOutput, data_samples) -> dict:
-        extras = output.extras
-        present = extras['present']
-        losses = {'loss_asl': self.loss_ml(extras['logits'], present.float())}
-        h, w = extras['grid']
+    def loss(self, output: CLIPSPOutput, data_samples: list) -> dict[str, torch.Tensor]:
+        """ASL on the multi-label logits and the auxiliary attention loss (Sec. 3.4)."""
+        losses = {'loss_asl': self.loss_ml(output.logits, output.present.float())}
         gt = torch.stack([s.gt_sem_seg.data for s in data_samples]).float()   # B,1,H,W
-        gt = F.interpolate(gt, size=(h, w), mode='nearest').long()[:, 0]
-        losses['loss_scene_aux'] = self.loss_aux(extras['attn'], gt, extras['indices'])
-        # logged, not summed (no 'loss' in the names): the ratio used and the images dropped
-        losses['batch_drop_ratio'] = present.new_tensor(extras['batch_drop_ratio'],
-                                                        dtype=torch.float32)
-        losses['batch_dropped'] = extras['dropped'].float().mean()
+        gt = F.interpolate(gt, size=output.grid, mode='nearest').long()[:, 0]
+        losses['loss_scene_aux'] = self.loss_aux(output.attn, gt, output.indices)
         return losses
+
+    def log_vars(self, output: CLIPSPOutput) -> dict[str, torch.Tensor]:
+        """The batch-drop ratio used and the fraction of images dropped."""
+        return {'batch_drop_ratio': output.logits.new_tensor(output.batch_drop_ratio,
+                                                             dtype=torch.float32),
+                'batch_dropped': output.dropped.float().mean()}
+
+    def predict_extras(self, output: CLIPSPOutput) -> dict[str, torch.Tensor]:
+        """The multi-label probabilities (B, K), read by ``MultiLabelMAP``."""
+        return {'pred_multilabel': output.probs}

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
 
-from ..registry import METRICS
+from ...registry import METRICS
 
 
 def average_precision(scores: np.ndarray, positives: np.ndarray) -> float:

@@ -1,4 +1,4 @@
-"""Conv-Former: the fusion neck of "CLIP for Lightweight Semantic Segmentation" (Jin & Yang, arXiv:2310.07394).
+"""Conv-Former: the fusion module of "CLIP for Lightweight Semantic Segmentation" (Jin & Yang, arXiv:2310.07394).
 
 A parallel CNN (on the image map ``I``) and transformer (on the K class embeddings ``T``)
 joined by a two-way bridge of *lightweight* cross attention (Sec. 3.2-3.3, Fig. 2):
@@ -38,17 +38,28 @@ Interpretations (the paper is silent; see docs/methods/convformer.md):
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
-from mmengine.model import BaseModule
 from torch import nn
 
+from ...models.backbones.output import BackboneOutput
+from ...models.layers import MultiHeadAttention
+from ...models.segmentors.fusion_contract import BaseFusion, FusionOutput, TrainState
 from ...registry import MODELS
-from ..layers import MultiHeadAttention
-from .base_fusion import BaseFusion, FusionOutput, TrainState
+from ...utils.errors import ConfigError
+
+
+@dataclass
+class ConvFormerOutput(FusionOutput):
+    """:class:`ConvFormerFusion`'s output: ``maps`` (``X = [I', S]`` at ``score_level``),
+    ``score`` S (B, K, H, W) of Eq. 2, and ``text``: the class embeddings T' after the
+    blocks and the outer residual of Eq. 1 (B, K, C)."""
+
+    text: torch.Tensor | None = None
 
 
 class Conv2Former(nn.Module):
@@ -136,12 +147,13 @@ class ConvFormerBlock(nn.Module):
         return text, self.former2conv(image, text)
 
 
-@MODELS.register_module()
-class ConvFormerNeck(BaseFusion):
+@MODELS.register_module(name=['ConvFormerFusion', 'ConvFormerNeck'])
+class ConvFormerFusion(BaseFusion):
     """The Conv-Former fusion module (Jin & Yang, arXiv:2310.07394, Eq. 1-2; see module docstring).
 
-    A :class:`~langseg.models.necks.base_fusion.BaseFusion` of the language-guided
-    segmentor.
+    A :class:`~langseg.models.segmentors.fusion_contract.BaseFusion` of the language-guided
+    segmentor, registered as ``ConvFormerFusion`` and, for configs written before the
+    rename, ``ConvFormerNeck``.
 
     Args:
         in_channels: channels of the backbone's maps (given by the segmentor).
@@ -195,23 +207,22 @@ class ConvFormerNeck(BaseFusion):
         channels[self.score_level] = self.text_dim + self.num_classes
         return channels
 
-    def image_map(self, features: Sequence) -> torch.Tensor:
+    def image_map(self, features: BackboneOutput) -> torch.Tensor:
         """``I``: the dense embedding, or the projected backbone map."""
         if self.use_embeddings:
-            if len(features) <= len(self.in_channels):
-                raise ValueError('ConvFormerNeck(use_embeddings=True) needs a backbone that '
-                                 'returns (global, dense) embeddings; set '
-                                 'use_embeddings=False for any other backbone')
-            return self.backbone_embeddings(features)[1]
-        return self.image_proj(features[self.score_level])
+            if features.embeddings is None:
+                raise ConfigError('ConvFormerFusion(use_embeddings=True) needs a backbone '
+                                  'that returns (global, dense) embeddings; set '
+                                  'use_embeddings=False for any other backbone')
+            return features.embeddings.dense
+        return self.image_proj(features.maps[self.score_level])
 
-    def forward(self, features: Sequence, text: torch.Tensor,
+    def forward(self, features: BackboneOutput, text: torch.Tensor,
                 data_samples: list | None = None,
-                state: TrainState | None = None) -> FusionOutput:
-        """``features``: backbone maps (+ [global, dense]); ``text`` (K, C)."""
+                state: TrainState | None = None) -> ConvFormerOutput:
+        """``features``: the backbone's maps and embeddings; ``text`` (K, C)."""
         image = self.image_map(features)
-        b = image.shape[0]
-        text = text.to(image.dtype).unsqueeze(0).expand(b, -1, -1)
+        text = self.broadcast_text(text, image)
         t, i = text, image
         for block in self.blocks:
             t, i = block(t, i)
@@ -221,10 +232,5 @@ class ConvFormerNeck(BaseFusion):
                                  F.normalize(text_out, dim=2))
         else:
             score = torch.einsum('bchw,bkc->bkhw', image_out, text_out)  # Eq. 2
-        maps = list(features[:len(self.in_channels)])
-        target = maps[self.score_level]
-        if target.shape[-2:] != score.shape[-2:]:
-            raise ValueError(f'Conv-Former map {tuple(score.shape[-2:])} does not match the '
-                             f'map of level {self.score_level} {tuple(target.shape[-2:])}')
-        maps[self.score_level] = torch.cat([image_out, score], dim=1)
-        return FusionOutput(maps, score)
+        maps = self.attach_score(features.maps, self.score_level, score, image=image_out)
+        return ConvFormerOutput(maps, score, text_out)
