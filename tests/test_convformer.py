@@ -304,3 +304,14 @@ def test_segmentor_refuses_a_head_for_another_number_of_classes():
         MODELS.build(cfg)
     cfg['decode_head']['num_classes'] = 2          # the matching head builds
     assert MODELS.build(cfg).decode_head.num_classes == 2
+
+
+def test_the_old_name_convformerneck_builds_the_same_fusion():
+    """Configs and checkpoints written before the rename (``type='ConvFormerNeck'``) build
+    the same class with the same parameter names."""
+    old = MODELS.build(dict(type='ConvFormerNeck', in_channels=[8], text_dim=16,
+                            num_classes=3, score_level=0, num_blocks=1, num_heads=2))
+    new = MODELS.build(dict(type='ConvFormerFusion', in_channels=[8], text_dim=16,
+                            num_classes=3, score_level=0, num_blocks=1, num_heads=2))
+    assert type(old) is type(new) is ConvFormerFusion
+    assert list(old.state_dict()) == list(new.state_dict())
