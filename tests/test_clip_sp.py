@@ -217,7 +217,7 @@ def test_dual_graphformer_block_matches_the_equations():
     """One block written from Sec. 3.2 / Eq. 2: soft node compression B, graph convolution
     GELU(LN(A H + b)) on both paths with shortcuts w_v, w_s, two-way cross-attention with
     Add & LN in an attention width of dim / 2, decompression by B^T."""
-    from langseg.methods.clip_sp.decoder import DualGraphFormerBlock
+    from langseg.methods.clip_sp.fusion import DualGraphFormerBlock
     torch.manual_seed(0)
     dim, k, n, tokens = 16, 5, 3, 7
     block = DualGraphFormerBlock(dim, k, n, num_heads=2, adjacency=None, attn_dim=8).double()

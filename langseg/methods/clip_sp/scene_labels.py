@@ -9,7 +9,7 @@ batch drop, and the targets of the auxiliary attention loss (Sec. 3.4, Eq. 6-8).
   one keeps its probability. Training only.
 * the auxiliary attention loss (Eq. 6-8) is :class:`~langseg.methods.clip_sp.losses.SceneAttentionLoss`.
 
-The Dual GraphFormer decoder (``decoder.py``) and the scene refinement (``fusion.py``) use
+The Dual GraphFormer decoder and the scene refinement (``fusion.py``) use
 these.
 """
 from __future__ import annotations
