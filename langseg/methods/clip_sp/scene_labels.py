@@ -1,16 +1,14 @@
-"""CLIP-SP's adaptive prompting (Li et al., CVM 2024, doi:10.1007/s41095-024-0430-4, Sec. 3.2 and 3.5): scene-label selection with
-batch drop, and the targets of the auxiliary attention loss (Sec. 3.4, Eq. 6-8).
+"""CLIP-SP's adaptive prompting (Li et al., CVM 2024, doi:10.1007/s41095-024-0430-4, Sec. 3.2
+and 3.5): scene-label selection with batch drop.
 
-* :func:`select_scene_labels`: the top-k labels of the multi-label probabilities S_l; with
-  batch drop, a ratio r of the images (``round(r * B)``, chosen at random) gets labels
-  sampled from its ground truth instead: all the classes present when there are at most k,
-  k of them at random otherwise, the remaining slots filled with the image's best-scoring
-  other labels. A ground-truth label's value is 1 (it is known to be present); a predicted
-  one keeps its probability. Training only.
-* the auxiliary attention loss (Eq. 6-8) is :class:`~langseg.methods.clip_sp.losses.SceneAttentionLoss`.
-
-The Dual GraphFormer decoder and the scene refinement (``fusion.py``) use
-these.
+:func:`select_scene_labels`: the top-k labels of the multi-label probabilities S_l; with
+batch drop, a ratio r of the images (``round(r * B)``, chosen at random) gets labels sampled
+from its ground truth instead: all the classes present when there are at most k, k of them
+at random otherwise, the remaining slots filled with the image's best-scoring other labels.
+A ground-truth label's value is 1 (it is known to be present); a predicted one keeps its
+probability. Training only. The scene refinement (``fusion.py``) turns the selected labels
+into scene tokens; the auxiliary attention loss on them (Eq. 6-8) is
+:class:`~langseg.methods.clip_sp.losses.SceneAttentionLoss`.
 """
 from __future__ import annotations
 
