@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from langseg.models.necks import BaseFusion, FusionOutput
+from langseg.models.segmentors.fusion_contract import BaseFusion, FusionOutput
 from langseg.registry import MODELS
 
 
@@ -39,11 +39,10 @@ class CosineScoreFusion(BaseFusion):
         return self.in_channels[:-1] + [self.in_channels[-1] + self.num_classes]
 
     def forward(self, features, text, data_samples=None, state=None):
-        maps = list(features[:len(self.in_channels)])
-        pixels = F.normalize(self.proj(maps[-1]), dim=1)
+        # features: a BackboneOutput (maps, optional CLIP embeddings)
+        pixels = F.normalize(self.proj(features.maps[-1]), dim=1)
         score = torch.einsum('bchw,kc->bkhw', pixels, F.normalize(text, dim=-1))
-        maps[-1] = torch.cat([maps[-1], score], dim=1)
-        return FusionOutput(maps=maps, score=score)
+        return FusionOutput(maps=self.attach_score(features.maps, -1, score), score=score)
 '''
 
 #: ``configs/mymethod/mymethod_mobilenetv2-tiny_1xb8-1000_toy-96x96.py``.

@@ -23,7 +23,6 @@ LAYER_OF = {
     'models.layers': 1,
     'models.clip': 2,
     'models.backbones': 3,
-    'models.necks': 3,
     'models.heads': 3,
     'models.losses': 3,
     'datasets': 3,
@@ -40,7 +39,6 @@ LAYER_OF = {
 #: method (the package root imports ``methods`` for registration).
 METHODS_LAYER = 5
 SAME_LAYER_ALLOWED = {
-    ('models.necks', 'models.losses'),      # a fusion module builds its own losses
     ('apis', 'engine'),                     # the inference API loads configs like the tools
 }
 #: Container packages whose ``__init__`` only imports their units (skipped as importers).
@@ -133,6 +131,14 @@ def wrong_imports(modules) -> list[str]:
 def test_imports_point_down_the_layers():
     wrong = wrong_imports(_modules())
     assert not wrong, 'imports against the layers:\n' + '\n'.join(wrong)
+
+
+def _method_of(module: str) -> str | None:
+    """The method owning ``module`` (a ``langseg.``-less dotted name), or ``None``."""
+    for method, prefixes in METHOD_MODULES.items():
+        if any(module == p or module.startswith(p + '.') for p in prefixes):
+            return method
+    return None
 
 
 def test_one_method_never_imports_another():

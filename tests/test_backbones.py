@@ -29,16 +29,17 @@ def test_rn50_dense_pool_global_equals_open_clip_attnpool():
     backbone = _load_visual(CLIPResNet('RN50'), model)
     x = torch.randn(2, 3, 224, 224)
     with torch.no_grad():
-        ours_global, ours_dense = backbone(x)[-1]
+        ours_global, ours_dense = backbone(x).embeddings
         theirs = model.visual(x)  # stem, layers, attention pool (query = mean token)
     assert ours_dense.shape == (2, 1024, 7, 7)
     torch.testing.assert_close(ours_global, theirs, atol=1e-5, rtol=1e-5)
     with torch.no_grad():
         for size, grid in (((512, 512), (16, 16)), ((640, 480), (20, 15))):
             outs = backbone(torch.randn(1, 3, *size))
-            assert [o.shape[-2:] for o in outs[:4]] == [
+            assert [o.shape[-2:] for o in outs.maps] == [
                 (grid[0] * 8 // s, grid[1] * 8 // s) for s in (1, 2, 4, 8)]
-            assert outs[4][0].shape == (1, 1024) and outs[4][1].shape == (1, 1024, *grid)
+            assert outs.embeddings.global_emb.shape == (1, 1024)
+            assert outs.embeddings.dense.shape == (1, 1024, *grid)
 
 
 def test_tiny_rn_global_equals_open_clip():
@@ -46,7 +47,7 @@ def test_tiny_rn_global_equals_open_clip():
     backbone = _load_visual(CLIPResNet('tiny-rn'), model)
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
-        torch.testing.assert_close(backbone(x)[-1][0], model.visual(x), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(backbone(x).embeddings.global_emb, model.visual(x), atol=1e-5, rtol=1e-5)
 
 
 def test_dense_pool_matches_per_query_formula():
@@ -99,7 +100,7 @@ def test_tiny_rn_value_mode_global_equals_open_clip():
     backbone = _load_visual(CLIPResNet('tiny-rn', dense_mode='value'), model)
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
-        torch.testing.assert_close(backbone(x)[-1][0], model.visual(x), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(backbone(x).embeddings.global_emb, model.visual(x), atol=1e-5, rtol=1e-5)
 
 
 def test_vit_global_equals_open_clip_and_any_size_works():
@@ -109,10 +110,11 @@ def test_vit_global_equals_open_clip_and_any_size_works():
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         outs = backbone(x)
-        torch.testing.assert_close(outs[-1][0], model.visual(x), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(outs.embeddings.global_emb, model.visual(x), atol=1e-5,
+                                   rtol=1e-5)
         outs = backbone(torch.randn(1, 3, 96, 48))  # grid 6x3, positions resized
-    assert [tuple(o.shape[-2:]) for o in outs[:4]] == [(24, 12), (12, 6), (6, 3), (3, 1)]
-    assert outs[-1][1].shape == (1, 32, 6, 3)
+    assert [tuple(o.shape[-2:]) for o in outs.maps] == [(24, 12), (12, 6), (6, 3), (3, 1)]
+    assert outs.embeddings.dense.shape == (1, 32, 6, 3)
 
 
 def test_vit_positions_stored_for_input_resolution_and_resized_on_load(tmp_path):
@@ -134,12 +136,12 @@ def test_vit_drop_path_only_in_training():
     x = torch.randn(4, 3, 64, 64)
     backbone.eval()
     with torch.no_grad():
-        a, b = backbone(x)[-1][0], backbone(x)[-1][0]
+        a, b = backbone(x).embeddings.global_emb, backbone(x).embeddings.global_emb
     torch.testing.assert_close(a, b)
     backbone.train()
     torch.manual_seed(0)
     with torch.no_grad():
-        c = backbone(x)[-1][0]
+        c = backbone(x).embeddings.global_emb
     assert not torch.allclose(a, c)
 
 

@@ -9,11 +9,9 @@ import torch
 from PIL import Image
 
 import langseg  # noqa: F401
-from langseg.engine.hooks import BatchDropHook, batch_drop_ratio
-from langseg.evaluation.multilabel import MultiLabelMAP, average_precision
-from langseg.models.losses import AsymmetricLoss, asymmetric_loss
-from langseg.models.losses import scene_attention_targets
-from langseg.models.necks.clip_sp import select_scene_labels
+from langseg.methods.clip_sp import (AsymmetricLoss, BatchDropHook, MultiLabelMAP,
+                                     asymmetric_loss, average_precision, batch_drop_ratio,
+                                     scene_attention_targets, select_scene_labels)
 from langseg.utils.errors import ConfigError
 
 from .conftest import REPO
@@ -159,7 +157,7 @@ def test_clip_sp_trains_and_evaluates_on_toy_data(tmp_path, toy_root):
 
 
 def test_dual_graphformer_reads_the_cooccurrence_prior(tmp_path):
-    from langseg.models.necks import DualGraphFormerDecoder
+    from langseg.methods.clip_sp import DualGraphFormerDecoder
     matrix = np.array([[4, 2, 0], [2, 2, 1], [0, 1, 3]])
     path = tmp_path / 'cooc.npz'
     np.savez(path, matrix=matrix, class_names=np.array(['a', 'b', 'c']), num_images=5)
@@ -219,7 +217,7 @@ def test_dual_graphformer_block_matches_the_equations():
     """One block written from Sec. 3.2 / Eq. 2: soft node compression B, graph convolution
     GELU(LN(A H + b)) on both paths with shortcuts w_v, w_s, two-way cross-attention with
     Add & LN in an attention width of dim / 2, decompression by B^T."""
-    from langseg.models.necks.clip_sp import DualGraphFormerBlock
+    from langseg.methods.clip_sp.fusion import DualGraphFormerBlock
     torch.manual_seed(0)
     dim, k, n, tokens = 16, 5, 3, 7
     block = DualGraphFormerBlock(dim, k, n, num_heads=2, attn_dim=8).double()
@@ -255,7 +253,7 @@ def test_dual_graphformer_block_matches_the_equations():
 def test_scene_refinement_matches_eq_3_and_4():
     """x4' = sigmoid(Pool_k(MLP(T))) * x4; A = softmax(Q(x4') K(T)^T / sqrt(d));
     out = ReLU(BN(Conv1x1([A V(T); x4'])))."""
-    from langseg.models.necks.clip_sp import SceneRefinement
+    from langseg.methods.clip_sp import SceneRefinement
     torch.manual_seed(0)
     c4, c, k, d = 12, 6, 4, 5
     refine = SceneRefinement(c4, c + 1, k, d, dict(type='BN')).double().eval()

@@ -9,8 +9,8 @@ import torch
 from mmengine.registry import init_default_scope
 
 import langseg  # noqa: F401
-from langseg.converters import (ConversionError, convert_denseclip, convert_segclip,
-                                export_denseclip, export_segclip)
+from langseg.converters import ConversionError, convert_segclip, export_segclip
+from langseg.methods.denseclip.convert import convert_denseclip, export_denseclip
 from langseg.utils.state_dict import load_state_dict_checked
 from mmseg.registry import MODELS
 

@@ -9,9 +9,10 @@ import torch.nn.functional as F
 from mmengine.registry import init_default_scope
 
 import langseg  # noqa: F401
+from langseg.models.backbones import BackboneOutput
 from langseg.models.layers import MultiHeadAttention
-from langseg.models.necks.convformer import (Conv2Former, ConvFormerBlock, ConvFormerNeck,
-                                             Former, Former2Conv)
+from langseg.methods.convformer.fusion import (Conv2Former, ConvFormerBlock, ConvFormerFusion,
+                                               Former, Former2Conv)
 from langseg.utils.errors import ConfigError
 from mmseg.registry import MODELS
 
@@ -192,7 +193,7 @@ def reference_convformer(sd: dict, feats: list, text: torch.Tensor, score_level:
 @pytest.mark.parametrize('bridge', ['cross_attention', 'inner_product'])
 def test_neck_equals_the_papers_equations_written_independently(bridge):
     k, dim, heads, blocks = 5, 32, 4, 2
-    neck = ConvFormerNeck(in_channels=[8, 16, 24, 48], text_dim=dim, num_classes=k,
+    neck = ConvFormerFusion(in_channels=[8, 16, 24, 48], text_dim=dim, num_classes=k,
                           num_blocks=blocks, num_heads=heads, use_embeddings=False,
                           bridge=bridge).eval()
     randomise_(neck)
@@ -203,7 +204,7 @@ def test_neck_equals_the_papers_equations_written_independently(bridge):
              for c, s in zip([8, 16, 24, 48], [48, 24, 12, 6])]
     text = torch.randn(k, dim, generator=gen, dtype=torch.float64)
     with torch.no_grad():
-        out = neck(feats, text)
+        out = neck(BackboneOutput(tuple(feats)), text)
         weighting = 'softmax' if bridge == 'cross_attention' else 'inner_product'
         ref_x, ref_score = reference_convformer(neck.state_dict(), feats, text, 3, blocks,
                                                 heads, weighting)
@@ -217,11 +218,11 @@ def test_neck_equals_the_papers_equations_written_independently(bridge):
 
 def test_inner_product_and_block_count_options_are_validated():
     with pytest.raises(ConfigError, match='bridge'):
-        ConvFormerNeck([8], 16, 3, score_level=0, bridge='dot')
+        ConvFormerFusion([8], 16, 3, score_level=0, bridge='dot')
     with pytest.raises(ConfigError, match='num_blocks'):
-        ConvFormerNeck([8], 16, 3, score_level=0, num_blocks=0)
+        ConvFormerFusion([8], 16, 3, score_level=0, num_blocks=0)
     for n in range(1, 9):
-        neck = ConvFormerNeck([8], 16, 3, score_level=0, num_blocks=n, num_heads=2,
+        neck = ConvFormerFusion([8], 16, 3, score_level=0, num_blocks=n, num_heads=2,
                               use_embeddings=False, bridge='inner_product')
         assert len(neck.blocks) == n
         assert neck.blocks[0].former2conv.attn.weighting == 'inner_product'
@@ -243,7 +244,7 @@ def tiny_convformer_model(**fusion):
                                size=(64, 64)),
         backbone=dict(type='CLIPResNet', arch='tiny-rn', with_embeddings=False),
         text_encoder=dict(type='FrozenCLIPTextEncoder', arch='tiny-text'),
-        fusion=dict(type='ConvFormerNeck', num_blocks=2, num_heads=4, use_embeddings=False,
+        fusion=dict(type='ConvFormerFusion', num_blocks=2, num_heads=4, use_embeddings=False,
                     **fusion),
         neck=dict(type='FPN', in_channels=[32, 64, 128, 256], out_channels=16, num_outs=4),
         decode_head=dict(type='FPNHead', in_channels=[16] * 4, in_index=[0, 1, 2, 3],
@@ -294,7 +295,7 @@ def test_segmentor_refuses_a_head_for_another_number_of_classes():
     cfg = dict(type='LanguageGuidedEncoderDecoder', class_names=['cat', 'dog'],
                backbone=dict(type='CLIPResNet', arch='tiny-rn', with_embeddings=False),
                text_encoder=dict(type='FrozenCLIPTextEncoder', arch='tiny-text'),
-               fusion=dict(type='ConvFormerNeck', use_embeddings=False, num_heads=4),
+               fusion=dict(type='ConvFormerFusion', use_embeddings=False, num_heads=4),
                neck=dict(type='FPN', in_channels=[32, 64, 128, 256], out_channels=16,
                          num_outs=4),
                decode_head=dict(type='FPNHead', in_channels=[16] * 4, in_index=[0, 1, 2, 3],
@@ -303,3 +304,14 @@ def test_segmentor_refuses_a_head_for_another_number_of_classes():
         MODELS.build(cfg)
     cfg['decode_head']['num_classes'] = 2          # the matching head builds
     assert MODELS.build(cfg).decode_head.num_classes == 2
+
+
+def test_the_old_name_convformerneck_builds_the_same_fusion():
+    """Configs and checkpoints written before the rename (``type='ConvFormerNeck'``) build
+    the same class with the same parameter names."""
+    old = MODELS.build(dict(type='ConvFormerNeck', in_channels=[8], text_dim=16,
+                            num_classes=3, score_level=0, num_blocks=1, num_heads=2))
+    new = MODELS.build(dict(type='ConvFormerFusion', in_channels=[8], text_dim=16,
+                            num_classes=3, score_level=0, num_blocks=1, num_heads=2))
+    assert type(old) is type(new) is ConvFormerFusion
+    assert list(old.state_dict()) == list(new.state_dict())

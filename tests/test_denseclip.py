@@ -13,10 +13,11 @@ from mmengine.registry import init_default_scope
 from open_clip.tokenizer import SimpleTokenizer
 
 import langseg  # noqa: F401
-from langseg.models.clip import LearnableContextTextEncoder
 from langseg.models.heads import ScoreMapIdentityHead
-from langseg.models.necks import ContextDecoder, DenseCLIPFusion
+from langseg.models.backbones import BackboneOutput, Embeddings
 from langseg.utils.errors import ConfigError
+from langseg.methods.denseclip import (ContextDecoder, DenseCLIPFusion,
+                                       LearnableContextTextEncoder)
 from mmseg.registry import MODELS
 
 from .conftest import REPO, run_tool
@@ -152,7 +153,7 @@ def test_fusion_equals_the_papers_equations_written_independently():
     global_emb, dense = torch.randn(2, 24, **kw), torch.randn(2, 24, 2, 3, **kw)
     text = torch.randn(3, 24, **kw)
     with torch.no_grad():
-        out = fusion(feats + [[global_emb, dense]], text)
+        out = fusion(BackboneOutput(tuple(feats), Embeddings(global_emb, dense)), text)
         ref, ref_text = reference_denseclip_fusion(fusion.state_dict(), global_emb, dense,
                                                    text, heads, layers)
     # the context decoder really moved the text (gamma * v_post is not negligible)
@@ -169,12 +170,12 @@ def test_random_attention_pool_for_backbones_without_embeddings():
     fusion = DenseCLIPFusion([8, 16, 32, 64], text_dim=24, num_classes=3,
                              pool=dict(num_heads=4, spacial_dim=2))
     feats = [torch.randn(1, c, s, s) for c, s in zip([8, 16, 32, 64], [16, 8, 4, 2])]
-    out = fusion(feats, torch.randn(3, 24))
+    out = fusion(BackboneOutput(tuple(feats)), torch.randn(3, 24))
     maps, score = out.maps, out.score
     assert score.shape == (1, 3, 2, 2) and maps[3].shape[1] == 67
     with pytest.raises(ConfigError, match='no \\(global, dense\\) embeddings'):
         DenseCLIPFusion([8], text_dim=24, num_classes=3, score_level=0)(
-            [torch.randn(1, 8, 2, 2)], torch.randn(3, 24))
+            BackboneOutput((torch.randn(1, 8, 2, 2), )), torch.randn(3, 24))
 
 
 def test_identity_loss_is_cross_entropy_of_scores_over_tau():

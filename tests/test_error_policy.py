@@ -26,7 +26,14 @@ from .conftest import REPO
 #: (file, enclosing function or class.method, kind) -> (count, why it is a programming
 #: error and not a user's mistake). ``kind`` is 'ValueError' or 'assert'.
 ALLOWED = {
-    ('langseg/models/necks/clip_sp.py', 'select_scene_labels', 'ValueError'): (
+    ('langseg/models/segmentors/language_guided.py', 'LanguageGuidedEncoderDecoder.loss',
+     'ValueError'): (
+        1, "a fusion module's log_vars named like a loss: a bug of the module's code, not "
+           'of a config'),
+    ('langseg/models/segmentors/language_guided.py',
+     'LanguageGuidedEncoderDecoder._inference_with_extras', 'ValueError'): (
+        1, "mmseg's window arithmetic leaving a pixel uncovered: a bug, whatever the config"),
+    ('langseg/methods/clip_sp/scene_labels.py', 'select_scene_labels', 'ValueError'): (
         2, "the function's contract (k in 1..K, ground truth given with a drop ratio); "
            'CLIPSPFusion checks its k with a ConfigError and always passes the ground truth'),
     ('langseg/models/layers/pos_embed.py', 'GridInterpolation.resize', 'ValueError'): (
@@ -104,11 +111,11 @@ def test_no_user_facing_value_error_or_assert():
 @pytest.mark.parametrize('registry, cfg, message', [
     (MODELS, dict(type='ConvFormerNeck', in_channels=[8], text_dim=16, num_classes=3,
                   score_level=0, bridge='cross-attention'),
-     "ConvFormerNeck bridge='cross-attention': expected one of cross_attention, "
+     "ConvFormerFusion bridge='cross-attention': expected one of cross_attention, "
      'inner_product'),
     (MODELS, dict(type='ConvFormerNeck', in_channels=[8], text_dim=16, num_classes=3,
                   score_level=0, score='dot'),
-     "ConvFormerNeck score='dot': expected 'inner_product' or 'cosine'"),
+     "ConvFormerFusion score='dot': expected 'inner_product' or 'cosine'"),
     (MODELS, dict(type='DenseCLIPFusion', in_channels=[8, 16, 32, 64], text_dim=24,
                   num_classes=3, pool=dict(num_head=4)),
      "unknown attention pool settings ['num_head']: expected num_heads, spacial_dim"),
@@ -138,10 +145,14 @@ def test_config_mistakes_raise_one_config_error_line(registry, cfg, message):
 
 def test_a_fusion_without_embeddings_is_a_config_error():
     import torch
-    fusion = MODELS.build(dict(type='ConvFormerNeck', in_channels=[8], text_dim=16,
+
+    from langseg.models.backbones import BackboneOutput
+    fusion = MODELS.build(dict(type='ConvFormerFusion', in_channels=[8], text_dim=16,
                                num_classes=3, score_level=0, num_heads=2))
+    # a backbone without CLIP embeddings (a timm or mmseg backbone: maps only)
+    features = BackboneOutput.of([torch.randn(1, 8, 4, 4)])
     with pytest.raises(ConfigError, match='set use_embeddings=False for any other backbone'):
-        fusion([torch.randn(1, 8, 4, 4)], torch.randn(3, 16))
+        fusion(features, torch.randn(3, 16))
 
 
 def test_did_you_mean():

@@ -312,7 +312,7 @@ def test_denseclip_vit_adapters_carry_group_norms_with_the_official_keys():
         ref2 = backbone.fpn2[1](gn(backbone.fpn2[0], maps[1]))
         ref3 = gn(backbone.fpn3, maps[2])
         ref4 = F.max_pool2d(gn(backbone.fpn4[0], maps[3]), 2)
-    for ours, ref in zip(outs[:4], (ref1, ref2, ref3, ref4)):
+    for ours, ref in zip(outs.maps, (ref1, ref2, ref3, ref4), strict=True):
         torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
 
 
@@ -334,7 +334,7 @@ def test_denseclip_double_class_embedding_is_an_option():
 
 
 def test_context_decoder_applies_dropout_after_its_mlp():
-    from langseg.models.necks import ContextDecoder
+    from langseg.methods.denseclip import ContextDecoder
     decoder = ContextDecoder(visual_dim=24, width=32, num_heads=4, num_layers=1,
                              dropout=0.5).train()
     layer = decoder.layers[0]

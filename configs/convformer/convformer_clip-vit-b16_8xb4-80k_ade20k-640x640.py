@@ -12,7 +12,7 @@ model = dict(
     text_encoder=dict(type='FrozenCLIPTextEncoder', arch='ViT-B-16', pretrained='openai',
                       templates='a photo of a {}.'),
     fusion=dict(
-        type='ConvFormerNeck',
+        type='ConvFormerFusion',
         score_level=2,
         num_blocks=6,
         num_heads=8,

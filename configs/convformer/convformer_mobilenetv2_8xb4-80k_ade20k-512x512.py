@@ -9,7 +9,7 @@ model = dict(
     text_encoder=dict(type='FrozenCLIPTextEncoder', arch='ViT-B-16', pretrained='openai',
                       templates='a photo of a {}.'),
     fusion=dict(
-        type='ConvFormerNeck',
+        type='ConvFormerFusion',
         score_level=3,
         num_blocks=6,
         num_heads=8,

@@ -16,7 +16,7 @@ model = dict(
     text_encoder=dict(type='FrozenCLIPTextEncoder', arch='tiny-text',
                       templates='a photo of a {}.'),
     fusion=dict(
-        type='ConvFormerNeck',
+        type='ConvFormerFusion',
         score_level=2,
         num_blocks=2,
         num_heads=4,

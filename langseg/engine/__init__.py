@@ -1,7 +1,7 @@
 from .checkpoint import (check_checkpoint_matches, install_safe_checkpoint_loader,
                          load_checkpoint_file)
 from .determinism import CuDNNDeterministicHook
-from .hooks import BatchDropHook, DatasetMetaHook, batch_drop_ratio
+from .hooks import DatasetMetaHook
 from .rng_state import RNGStateHook
 from .work_dir import AtomicCheckpointHook
 from .optim import LRGroupsOptimWrapperConstructor
@@ -11,9 +11,9 @@ from .schedulers import PolyLRWithWarmup
 from .package_configs import (install_config_scheme, package_config_dir,
                               resolve_package_config)
 
-__all__ = ['AtomicCheckpointHook', 'BatchDropHook', 'CPUDistributedDataParallel',
+__all__ = ['AtomicCheckpointHook', 'CPUDistributedDataParallel',
            'CuDNNDeterministicHook', 'DatasetMetaHook', 'LRGroupsOptimWrapperConstructor',
            'PolyLRWithWarmup', 'RNGStateHook', 'WarmupCosineLR', 'warmup_cosine_factor',
-           'batch_drop_ratio', 'check_checkpoint_matches',
+           'check_checkpoint_matches',
            'install_config_scheme', 'install_safe_checkpoint_loader', 'load_checkpoint_file',
            'package_config_dir', 'resolve_package_config']

@@ -1,2 +1,3 @@
-"""Models: segmentors, necks, heads, losses, backbones, and the shared CLIP/layers code."""
-from . import backbones, clip, heads, layers, losses, necks, segmentors  # noqa: F401
+"""Models: segmentors, heads, losses, backbones, and the shared CLIP/layers code (the methods'
+own modules are in ``langseg.methods``)."""
+from . import backbones, clip, heads, layers, losses, segmentors  # noqa: F401

@@ -3,8 +3,9 @@
 The tower is open_clip's ``ModifiedResNet`` (3-conv stem with a 2x2 average pool,
 anti-aliased bottlenecks whose strided convs are preceded by an average pool). The
 backbone returns the four stage maps (strides 4/8/16/32; 256/512/1024/2048 channels for
-width 64) and, with ``with_embeddings``, a fifth element ``[global, dense]`` from CLIP's
-attention pool run over every position (:class:`~langseg.models.layers.DenseAttentionPool2d`;
+width 64) as mmseg's tuple; with ``with_embeddings`` it returns a
+:class:`~langseg.models.backbones.output.BackboneOutput` of those maps and the (global, dense)
+embeddings of CLIP's attention pool run over every position (:class:`~langseg.models.layers.DenseAttentionPool2d`;
 DenseCLIP, Rao et al., CVPR 2022, arXiv:2112.01518, Sec. 3.2). Any input size works: the
 pool's positional embedding is stored for ``input_resolution`` (CLIP's 7x7 grid resized
 into it when the weights load) and resized to the actual grid at every forward, both
@@ -33,6 +34,7 @@ from ...registry import MODELS
 from ..clip import build_visual_tower, get_clip_config, is_resnet, load_pretrained_tower
 from ...utils.errors import ConfigError
 from ..layers import DenseAttentionPool2d
+from .output import BackboneOutput, Embeddings
 
 
 def _rebuild_batchnorms(module: nn.Module, norm_cfg: dict) -> None:
@@ -62,8 +64,10 @@ class CLIPResNet(BaseModule):
         arch: CLIP ResNet architecture ('RN50', 'RN101', 'tiny-rn' or a dict).
         pretrained: open_clip tag or weights file, loaded by :meth:`init_weights`.
         out_indices: stages whose maps are returned.
-        with_embeddings: also return ``[global (B, D), dense (B, D, H/32, W/32)]`` from
-            the attention pool; without it the pool is not built (its weights are
+        with_embeddings: return a ``BackboneOutput`` whose ``embeddings`` are
+            (global (B, D), dense (B, D, H/32, W/32)) from the attention pool (for a
+            fusion module); without it the maps come as mmseg's plain tuple and the pool is not
+            built (its weights are
             skipped when loading, as the baselines of DenseCLIP's table do).
         norm_eval: keep BatchNorm statistics frozen (eval mode) while training.
         norm_trainable: whether BatchNorm affine parameters receive gradients.
@@ -144,7 +148,7 @@ class CLIPResNet(BaseModule):
                     m.eval()
         return self
 
-    def forward(self, x: torch.Tensor) -> tuple:
+    def forward(self, x: torch.Tensor) -> BackboneOutput | tuple[torch.Tensor, ...]:
         visual = self.visual
         x = visual.stem(x.to(visual.conv1.weight.dtype))
         outs = []
@@ -153,7 +157,6 @@ class CLIPResNet(BaseModule):
             if i in self.out_indices:
                 outs.append(x)
         if self.with_embeddings:
-            global_emb, dense_emb = visual.attnpool(x)
-            outs.append([global_emb, dense_emb])
+            return BackboneOutput(tuple(outs), Embeddings(*visual.attnpool(x)))
         return tuple(outs)
 

@@ -12,7 +12,8 @@ The module layout is the official one, so its state-dict keys are too (``fpn1.0`
 
 With ``with_embeddings``, ``ln_post`` and the visual projection are applied to every token
 of the last block: token 0 is the global embedding, the others the dense ``(B, D, h, w)``
-map, returned as a fifth element ``[global, dense]``.
+map, returned by name in a :class:`~langseg.models.backbones.output.BackboneOutput` with
+the four maps (without ``with_embeddings``: mmseg's plain tuple of maps).
 
 Any input size works: the positional embedding is stored for ``input_resolution`` (a
 640 px tower keeps a 40x40 grid, as DenseCLIP's configs do; pretrained 224 px weights are
@@ -37,6 +38,7 @@ from ...utils.errors import ConfigError
 from ..clip import (build_visual_tower, embed_vit_tokens, get_clip_config, is_resnet,
                     load_pretrained_tower)
 from ..layers import DropPath, residual_block_forward
+from .output import BackboneOutput, Embeddings
 
 
 @MODELS.register_module()
@@ -48,7 +50,8 @@ class CLIPViT(BaseModule):
         pretrained: open_clip tag or weights file, loaded by :meth:`init_weights`.
         input_resolution: image size the positional embedding is stored for.
         out_indices: blocks whose patch tokens feed the four adapters.
-        with_embeddings: also return ``[global, dense]`` projected embeddings; without
+        with_embeddings: return a ``BackboneOutput`` with the (global, dense) projected
+            embeddings (for a fusion module); without
             it ``ln_post`` and the projection are not built (their weights are skipped).
         drop_path_rate: stochastic depth, linearly increasing over the blocks.
         norm_cfg: norm layer inside ``fpn1`` (SyncBN, the official; BN on one process).
@@ -121,7 +124,7 @@ class CLIPViT(BaseModule):
         """Patch embedding + class token + resized positions + ln_pre -> (B, 1+hw, C)."""
         return embed_vit_tokens(self.visual, x, self.pos_interp, self.double_class_embedding)
 
-    def forward(self, x: torch.Tensor) -> tuple:
+    def forward(self, x: torch.Tensor) -> BackboneOutput | tuple[torch.Tensor, ...]:
         tokens, (h, w) = self.embed(x)
         b = tokens.shape[0]
         maps = []
@@ -133,5 +136,5 @@ class CLIPViT(BaseModule):
         if self.with_embeddings:
             emb = self.visual.ln_post(tokens) @ self.visual.proj
             dense = emb[:, 1:].transpose(1, 2).reshape(b, -1, h, w)
-            outs.append([emb[:, 0], dense])
+            return BackboneOutput(tuple(outs), Embeddings(emb[:, 0], dense))
         return tuple(outs)

@@ -1,9 +1,7 @@
-"""Method losses, registered in MODELS and configurable (``loss_weight`` each)."""
-from .asl import AsymmetricLoss, asymmetric_loss
+"""Shared losses, registered in MODELS and configurable (``loss_weight`` each); a method's
+own losses live in its folder (``langseg.methods.<method>.losses``)."""
 from .image_text import (ContrastiveLoss, MaskedPatchMSELoss, SuperpixelKLLoss,
                          contrastive_loss, gather_with_grad, superpixel_kl_loss)
-from .scene_attention import SceneAttentionLoss, scene_attention_targets
 
-__all__ = ['AsymmetricLoss', 'ContrastiveLoss', 'MaskedPatchMSELoss', 'SceneAttentionLoss',
-           'SuperpixelKLLoss', 'asymmetric_loss', 'contrastive_loss', 'gather_with_grad',
-           'scene_attention_targets', 'superpixel_kl_loss']
+__all__ = ['ContrastiveLoss', 'MaskedPatchMSELoss', 'SuperpixelKLLoss', 'contrastive_loss',
+           'gather_with_grad', 'superpixel_kl_loss']

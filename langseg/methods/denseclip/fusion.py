@@ -19,6 +19,7 @@ CVPR 2022, arXiv:2112.01518; where the paper is silent, the official code
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -26,10 +27,20 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import nn
 
+from ...models.backbones.output import BackboneOutput, Embeddings
+from ...models.layers import DenseAttentionPool2d, MultiHeadAttention
+from ...models.segmentors.fusion_contract import BaseFusion, FusionOutput, TrainState
 from ...registry import MODELS
 from ...utils.errors import ConfigError
-from ..layers import DenseAttentionPool2d, MultiHeadAttention
-from .base_fusion import BaseFusion, FusionOutput, TrainState
+
+
+@dataclass
+class DenseCLIPOutput(FusionOutput):
+    """:class:`DenseCLIPFusion`'s output: ``maps`` (the score map concatenated at
+    ``score_level``), ``score`` S (B, K, H, W) of Eq. 4, and ``text``: the prompted class
+    embeddings ``t + gamma * Dec(t, v)`` of Eq. 6 (B, K, C)."""
+
+    text: torch.Tensor | None = None
 
 
 class ContextDecoderLayer(nn.Module):
@@ -105,7 +116,7 @@ class ContextDecoder(BaseModule):
 @MODELS.register_module()
 class DenseCLIPFusion(BaseFusion):
     """Context decoder + score map: the DenseCLIP part between backbone and FPN (a
-    :class:`~langseg.models.necks.base_fusion.BaseFusion`).
+    :class:`~langseg.models.segmentors.fusion_contract.BaseFusion`).
 
     Args:
         in_channels: channels of the backbone's maps (given by the segmentor).
@@ -147,33 +158,27 @@ class DenseCLIPFusion(BaseFusion):
         channels[self.score_level] += self.num_classes
         return channels
 
-    def embeddings(self, features: Sequence) -> tuple[torch.Tensor, torch.Tensor]:
+    def embeddings(self, features: BackboneOutput) -> Embeddings:
         """(global (B, C), dense (B, C, H, W)) from the backbone or the random pool."""
         if self.pool is not None:
-            return self.pool(features[len(self.in_channels) - 1])
-        if len(features) <= len(self.in_channels):
+            return Embeddings(*self.pool(features.maps[-1]))
+        if features.embeddings is None:
             raise ConfigError('the backbone returns no (global, dense) embeddings: set '
                               'with_embeddings=True on a CLIP backbone, or give the fusion '
                               'a pool=dict(num_heads=...) for any other backbone')
-        return self.backbone_embeddings(features)
+        return features.embeddings
 
-    def forward(self, features: Sequence, text: torch.Tensor,
+    def forward(self, features: BackboneOutput, text: torch.Tensor,
                 data_samples: list | None = None,
-                state: TrainState | None = None) -> FusionOutput:
-        """``features``: backbone maps (+ [global, dense]); ``text`` (K, C)."""
+                state: TrainState | None = None) -> DenseCLIPOutput:
+        """``features``: the backbone's maps and embeddings; ``text`` (K, C)."""
         global_emb, dense = self.embeddings(features)
         b, c, h, w = dense.shape
         visual = torch.cat([global_emb.reshape(b, 1, c), dense.reshape(b, c, h * w)
                             .transpose(1, 2)], dim=1)                  # B, 1+HW, C
-        text = text.to(dense.dtype).unsqueeze(0).expand(b, -1, -1)     # B, K, C
+        text = self.broadcast_text(text, dense)                        # B, K, C
         text = text + self.gamma * self.context_decoder(text, visual)
         score = torch.einsum('bchw,bkc->bkhw', F.normalize(dense, dim=1),
                              F.normalize(text, dim=2))
-        maps = list(features[:len(self.in_channels)])
-        target = maps[self.score_level]
-        if target.shape[-2:] != score.shape[-2:]:
-            raise ConfigError(f'score map {tuple(score.shape[-2:])} does not match the map '
-                              f'of level {self.score_level} {tuple(target.shape[-2:])}: '
-                              'choose the score_level of the embeddings\' stride')
-        maps[self.score_level] = torch.cat([target, score], dim=1)
-        return FusionOutput(maps, score)
+        maps = self.attach_score(features.maps, self.score_level, score)
+        return DenseCLIPOutput(maps, score, text)

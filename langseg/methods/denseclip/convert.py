@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from .common import convert_state_dict, rename
+from ...converters.common import convert_state_dict, rename
 
 #: official key (regex) -> langseg key, in order (the first full match wins).
 DENSECLIP_RULES = [

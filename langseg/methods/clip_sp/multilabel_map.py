@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
 
-from ..registry import METRICS
-from ..utils.errors import ConfigError
+from ...registry import METRICS
+from ...utils.errors import ConfigError
 
 
 def average_precision(scores: np.ndarray, positives: np.ndarray) -> float:

@@ -27,9 +27,10 @@ import torch
 from torch import nn
 
 from ...registry import MODELS
+from ...models.clip.prompts import split_synonyms
+from ...models.clip.text_encoder import (FrozenTextTower, resolve_class_names,
+                                         text_tower_features, tokenize)
 from ...utils.errors import ConfigError
-from .prompts import split_synonyms
-from .text_encoder import FrozenTextTower, resolve_class_names, text_tower_features, tokenize
 
 
 @MODELS.register_module()

@@ -1,4 +1,4 @@
-"""Conv-Former: the fusion neck of "CLIP for Lightweight Semantic Segmentation" (Jin & Yang, arXiv:2310.07394).
+"""Conv-Former: the fusion module of "CLIP for Lightweight Semantic Segmentation" (Jin & Yang, arXiv:2310.07394).
 
 A parallel CNN (on the image map ``I``) and transformer (on the K class embeddings ``T``)
 joined by a two-way bridge of *lightweight* cross attention (Sec. 3.2-3.3, Fig. 2):
@@ -38,6 +38,7 @@ Interpretations (the paper is silent; see docs/methods/convformer.md):
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -45,10 +46,20 @@ import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from torch import nn
 
+from ...models.backbones.output import BackboneOutput
+from ...models.layers import MultiHeadAttention
+from ...models.segmentors.fusion_contract import BaseFusion, FusionOutput, TrainState
 from ...registry import MODELS
 from ...utils.errors import ConfigError
-from ..layers import MultiHeadAttention
-from .base_fusion import BaseFusion, FusionOutput, TrainState
+
+
+@dataclass
+class ConvFormerOutput(FusionOutput):
+    """:class:`ConvFormerFusion`'s output: ``maps`` (``X = [I', S]`` at ``score_level``),
+    ``score`` S (B, K, H, W) of Eq. 2, and ``text``: the class embeddings T' after the
+    blocks and the outer residual of Eq. 1 (B, K, C)."""
+
+    text: torch.Tensor | None = None
 
 
 class Conv2Former(nn.Module):
@@ -136,12 +147,13 @@ class ConvFormerBlock(nn.Module):
         return text, self.former2conv(image, text)
 
 
-@MODELS.register_module()
-class ConvFormerNeck(BaseFusion):
+@MODELS.register_module(name=['ConvFormerFusion', 'ConvFormerNeck'])
+class ConvFormerFusion(BaseFusion):
     """The Conv-Former fusion module (Jin & Yang, arXiv:2310.07394, Eq. 1-2; see module docstring).
 
-    A :class:`~langseg.models.necks.base_fusion.BaseFusion` of the language-guided
-    segmentor.
+    A :class:`~langseg.models.segmentors.fusion_contract.BaseFusion` of the language-guided
+    segmentor, registered as ``ConvFormerFusion`` and, for configs written before the
+    rename, ``ConvFormerNeck``.
 
     Args:
         in_channels: channels of the backbone's maps (given by the segmentor).
@@ -172,14 +184,14 @@ class ConvFormerNeck(BaseFusion):
                  init_cfg: dict | None = None) -> None:
         super().__init__(in_channels, text_dim, num_classes, init_cfg=init_cfg)
         if bridge not in self.BRIDGES:
-            raise ConfigError(f'ConvFormerNeck bridge={bridge!r}: expected one of '
+            raise ConfigError(f'ConvFormerFusion bridge={bridge!r}: expected one of '
                               f'{", ".join(sorted(self.BRIDGES))}')
         if score not in ('inner_product', 'cosine'):
-            raise ConfigError(f"ConvFormerNeck score={score!r}: expected 'inner_product' or "
+            raise ConfigError(f"ConvFormerFusion score={score!r}: expected 'inner_product' or "
                               "'cosine'")
         self.score = score
         if num_blocks < 1:
-            raise ConfigError(f'ConvFormerNeck num_blocks={num_blocks}: expected at least 1')
+            raise ConfigError(f'ConvFormerFusion num_blocks={num_blocks}: expected at least 1')
         norm_cfg = norm_cfg or dict(type='BN')
         self.uses_backbone_embeddings = bool(use_embeddings)
         self.score_level, self.use_embeddings = score_level, use_embeddings
@@ -199,23 +211,22 @@ class ConvFormerNeck(BaseFusion):
         channels[self.score_level] = self.text_dim + self.num_classes
         return channels
 
-    def image_map(self, features: Sequence) -> torch.Tensor:
+    def image_map(self, features: BackboneOutput) -> torch.Tensor:
         """``I``: the dense embedding, or the projected backbone map."""
         if self.use_embeddings:
-            if len(features) <= len(self.in_channels):
-                raise ConfigError('ConvFormerNeck(use_embeddings=True) needs a backbone that '
-                                  'returns (global, dense) embeddings: set '
+            if features.embeddings is None:
+                raise ConfigError('ConvFormerFusion(use_embeddings=True) needs a backbone '
+                                  'that returns (global, dense) embeddings; set '
                                   'use_embeddings=False for any other backbone')
-            return self.backbone_embeddings(features)[1]
-        return self.image_proj(features[self.score_level])
+            return features.embeddings.dense
+        return self.image_proj(features.maps[self.score_level])
 
-    def forward(self, features: Sequence, text: torch.Tensor,
+    def forward(self, features: BackboneOutput, text: torch.Tensor,
                 data_samples: list | None = None,
-                state: TrainState | None = None) -> FusionOutput:
-        """``features``: backbone maps (+ [global, dense]); ``text`` (K, C)."""
+                state: TrainState | None = None) -> ConvFormerOutput:
+        """``features``: the backbone's maps and embeddings; ``text`` (K, C)."""
         image = self.image_map(features)
-        b = image.shape[0]
-        text = text.to(image.dtype).unsqueeze(0).expand(b, -1, -1)
+        text = self.broadcast_text(text, image)
         t, i = text, image
         for block in self.blocks:
             t, i = block(t, i)
@@ -225,11 +236,5 @@ class ConvFormerNeck(BaseFusion):
                                  F.normalize(text_out, dim=2))
         else:
             score = torch.einsum('bchw,bkc->bkhw', image_out, text_out)  # Eq. 2
-        maps = list(features[:len(self.in_channels)])
-        target = maps[self.score_level]
-        if target.shape[-2:] != score.shape[-2:]:
-            raise ConfigError(f'Conv-Former map {tuple(score.shape[-2:])} does not match the '
-                              f'map of level {self.score_level} {tuple(target.shape[-2:])}: '
-                              'choose the score_level of the embeddings\' stride')
-        maps[self.score_level] = torch.cat([image_out, score], dim=1)
-        return FusionOutput(maps, score)
+        maps = self.attach_score(features.maps, self.score_level, score, image=image_out)
+        return ConvFormerOutput(maps, score, text_out)

@@ -1,76 +1,26 @@
-"""CLIP-SP's adaptive prompting (Li et al., CVM 2024, doi:10.1007/s41095-024-0430-4, Sec. 3.2 and 3.5): scene-label selection with
-batch drop, and the targets of the auxiliary attention loss (Sec. 3.4, Eq. 6-8).
-
-* :func:`select_scene_labels`: the top-k labels of the multi-label probabilities S_l; with
-  batch drop, a ratio r of the images (``round(r * B)``, chosen at random) gets labels
-  sampled from its ground truth instead: all the classes present when there are at most k,
-  k of them at random otherwise, the remaining slots filled with the image's best-scoring
-  other labels. A ground-truth label's value is 1 (it is known to be present); a predicted
-  one keeps its probability. Training only.
-* the auxiliary attention loss (Eq. 6-8) is ``langseg.models.losses.SceneAttentionLoss``.
-
-The Dual GraphFormer decoder, the scene refinement and the fusion module
-(:class:`CLIPSPFusion`) that use them follow in this file.
+"""CLIP-SP between the backbone and Semantic FPN (Li et al., "CLIP-SP: Vision-language model
+with adaptive prompting for scene parsing", Computational Visual Media 2024,
+doi:10.1007/s41095-024-0430-4): the Dual GraphFormer multi-label decoder (Sec. 3.2, Fig. 4,
+Eq. 1-2) and the MLP decoder of the ablation (Sec. 4.1), the top-k scene labels with batch
+drop (``scene_labels.py``, Sec. 3.5) and the scene refinement of x4 (Sec. 3.3, Eq. 3-4);
+the losses of Sec. 3.4 are in ``losses.py``.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+import torch.nn.functional as F
+from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule
+from torch import nn
 
-
-def select_scene_labels(probs: torch.Tensor, k: int, present: torch.Tensor | None = None,
-                        drop_ratio: float = 0.0, generator: torch.Generator | None = None
-                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Top-k scene labels with batch drop.
-
-    Args:
-        probs: multi-label probabilities (B, K).
-        k: labels kept per image.
-        present: ground-truth classes per image (B, K) bool; needed when drop_ratio > 0.
-        drop_ratio: fraction of the batch whose labels come from the ground truth.
-
-    Returns:
-        indices (B, k) long, values (B, k), dropped (B,) bool (images that used the GT).
-    """
-    b, num_classes = probs.shape
-    if not 0 < k <= num_classes:
-        raise ValueError(f'k={k} must be in 1..{num_classes}')
-    values, indices = probs.topk(k, dim=1)
-    dropped = torch.zeros(b, dtype=torch.bool, device=probs.device)
-    if not drop_ratio:
-        return indices, values, dropped
-    n_drop = int(round(drop_ratio * int(b)))
-    if n_drop == 0:
-        return indices, values, dropped
-    if present is None:
-        raise ValueError('batch drop needs the ground-truth classes (present)')
-    chosen = torch.randperm(b, generator=generator)[:n_drop].to(probs.device)
-    indices, values = indices.clone(), values.clone()
-    for i in chosen.tolist():
-        gt = torch.nonzero(present[i]).flatten()
-        if gt.numel() > k:
-            gt = gt[torch.randperm(gt.numel(), generator=generator)[:k].to(gt.device)]
-        others = probs[i].clone()
-        others[gt] = -float('inf')
-        fill = others.topk(k - gt.numel()).indices if gt.numel() < k else gt[:0]
-        indices[i] = torch.cat([gt, fill])
-        values[i] = torch.cat([torch.ones(gt.numel(), dtype=probs.dtype, device=probs.device),
-                               probs[i, fill]])
-        dropped[i] = True
-    return indices, values, dropped
-
-
-# ---------------------------------------------------------------------------------------
-# Dual GraphFormer multi-label decoder (Sec. 3.2, Fig. 4) and scene refinement (Sec. 3.3)
-# ---------------------------------------------------------------------------------------
-import torch.nn.functional as F  # noqa: E402
-from mmcv.cnn import ConvModule  # noqa: E402
-from mmengine.model import BaseModule  # noqa: E402
-from torch import nn  # noqa: E402
-
-from ...registry import MODELS  # noqa: E402
-from ...utils.errors import ConfigError  # noqa: E402
-from ..layers import MultiHeadAttention  # noqa: E402
-from .base_fusion import BaseFusion, FusionOutput, TrainState  # noqa: E402
+from ...models.backbones.output import BackboneOutput
+from ...models.layers import MultiHeadAttention
+from ...models.segmentors.fusion_contract import BaseFusion, FusionOutput, TrainState
+from ...registry import MODELS
+from ...utils.errors import ConfigError
+from .scene_labels import select_scene_labels
 
 
 class GraphConv(nn.Module):
@@ -238,6 +188,31 @@ class SceneRefinement(nn.Module):
         return self.fuse(torch.cat([out, x4], dim=1)), attn
 
 
+@dataclass
+class CLIPSPOutput(FusionOutput):
+    """:class:`CLIPSPFusion`'s output (``score`` is ``None``: CLIP-SP has no score map).
+
+    Attributes:
+        logits: multi-label logits (B, K) of the decoder (ASL's input).
+        probs: their sigmoid, the multi-label prediction S_l (B, K).
+        indices: the k scene labels selected per image (B, k).
+        attn: the refinement's attention of every pixel over them (B, h*w, k).
+        grid: (h, w) of the refined map, the grid of ``attn``.
+        present: the classes in each image's ground truth (B, K) bool; training only.
+        batch_drop_ratio: the batch-drop ratio used (0 outside training).
+        dropped: the images whose labels came from the ground truth (B,) bool.
+    """
+
+    logits: torch.Tensor | None = None
+    probs: torch.Tensor | None = None
+    indices: torch.Tensor | None = None
+    attn: torch.Tensor | None = None
+    grid: tuple[int, int] = (0, 0)
+    present: torch.Tensor | None = None
+    batch_drop_ratio: float = 0.0
+    dropped: torch.Tensor | None = None
+
+
 @MODELS.register_module()
 class CLIPSPFusion(BaseFusion):
     """CLIP-SP between the backbone and Semantic FPN: multi-label decoder on
@@ -257,14 +232,15 @@ class CLIPSPFusion(BaseFusion):
         score_level: the map refined (x4 = 3).
 
     The batch-drop ratio comes from the segmentor's train state
-    (:class:`~langseg.models.necks.base_fusion.TrainState`, written by ``BatchDropHook``)
-    and is logged with the losses as ``fusion.batch_drop_ratio``.
+    (:class:`~langseg.models.segmentors.fusion_contract.TrainState`, written by
+    ``BatchDropHook``) and is logged (:meth:`log_vars`) as ``fusion.batch_drop_ratio``,
+    with the fraction of images dropped as ``fusion.batch_dropped``.
     """
 
     uses_backbone_embeddings = True
     train_state_keys = ('batch_drop_ratio', )
 
-    def __init__(self, in_channels, text_dim: int, num_classes: int, k: int = 30,
+    def __init__(self, in_channels: list[int], text_dim: int, num_classes: int, k: int = 30,
                  decoder: dict | None = None, attn_dim: int = 256,
                  mlp_hidden: int | None = None,
                  loss_ml: dict | None = None, loss_aux: dict | None = None,
@@ -297,13 +273,13 @@ class CLIPSPFusion(BaseFusion):
             present[i, labels.long()] = True
         return present
 
-    def forward(self, features, text: torch.Tensor, data_samples: list | None = None,
-                state: TrainState | None = None) -> FusionOutput:
+    def forward(self, features: BackboneOutput, text: torch.Tensor,
+                data_samples: list | None = None,
+                state: TrainState | None = None) -> CLIPSPOutput:
         global_emb, dense = self.backbone_embeddings(features)
         b, c, h, w = dense.shape
         tokens = torch.cat([global_emb[:, None], dense.flatten(2).transpose(1, 2)], dim=1)
-        text_b = text.to(dense.dtype).unsqueeze(0).expand(b, -1, -1)
-        logits = self.decoder(tokens, text_b)                                  # B, K
+        logits = self.decoder(tokens, self.broadcast_text(text, dense))          # B, K
         probs = torch.sigmoid(logits)
         training = self.training and data_samples is not None
         present = self._present(data_samples, dense.device) if training else None
@@ -311,23 +287,26 @@ class CLIPSPFusion(BaseFusion):
         indices, values, dropped = select_scene_labels(probs.detach(), self.k, present, ratio)
         scene = torch.cat([text[indices].to(dense.dtype), values[..., None].to(dense.dtype)],
                           dim=-1)                                              # B, k, C+1
-        maps = list(features[:len(self.in_channels)])
+        maps = list(features.maps)
         maps[self.score_level], attn = self.refine(maps[self.score_level], scene)
-        extras = dict(logits=logits, multilabel_probs=probs, indices=indices, attn=attn,
-                      present=present, grid=(maps[self.score_level].shape[-2:]),
-                      batch_drop_ratio=ratio, dropped=dropped)
-        return FusionOutput(maps, None, extras)
+        return CLIPSPOutput(maps, None, logits=logits, probs=probs, indices=indices,
+                            attn=attn, grid=tuple(maps[self.score_level].shape[-2:]),
+                            present=present, batch_drop_ratio=ratio, dropped=dropped)
 
-    def loss(self, output: FusionOutput, data_samples) -> dict:
-        extras = output.extras
-        present = extras['present']
-        losses = {'loss_asl': self.loss_ml(extras['logits'], present.float())}
-        h, w = extras['grid']
+    def loss(self, output: CLIPSPOutput, data_samples: list) -> dict[str, torch.Tensor]:
+        """ASL on the multi-label logits and the auxiliary attention loss (Sec. 3.4)."""
+        losses = {'loss_asl': self.loss_ml(output.logits, output.present.float())}
         gt = torch.stack([s.gt_sem_seg.data for s in data_samples]).float()   # B,1,H,W
-        gt = F.interpolate(gt, size=(h, w), mode='nearest').long()[:, 0]
-        losses['loss_scene_aux'] = self.loss_aux(extras['attn'], gt, extras['indices'])
-        # logged, not summed (no 'loss' in the names): the ratio used and the images dropped
-        losses['batch_drop_ratio'] = present.new_tensor(extras['batch_drop_ratio'],
-                                                        dtype=torch.float32)
-        losses['batch_dropped'] = extras['dropped'].float().mean()
+        gt = F.interpolate(gt, size=output.grid, mode='nearest').long()[:, 0]
+        losses['loss_scene_aux'] = self.loss_aux(output.attn, gt, output.indices)
         return losses
+
+    def log_vars(self, output: CLIPSPOutput) -> dict[str, torch.Tensor]:
+        """The batch-drop ratio used and the fraction of images dropped."""
+        return {'batch_drop_ratio': output.logits.new_tensor(output.batch_drop_ratio,
+                                                             dtype=torch.float32),
+                'batch_dropped': output.dropped.float().mean()}
+
+    def predict_extras(self, output: CLIPSPOutput) -> dict[str, torch.Tensor]:
+        """The multi-label probabilities (B, K), read by ``MultiLabelMAP``."""
+        return {'pred_multilabel': output.probs}
