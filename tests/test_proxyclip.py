@@ -145,8 +145,8 @@ def test_synonyms_take_the_max_and_the_threshold_gives_class_zero():
     assert labels[0, 0] == 2 and (labels.flatten()[1:] == 0).all()
     soft = torch.softmax(logits * 40, dim=0)
     torch.testing.assert_close(probs[2], torch.maximum(soft[3], soft[4]))
-    model.prob_thd = 0.99
-    _, labels = model.postprocess(torch.zeros(5, 4, 4), (4, 4))
+    high = model.options.replace(prob_thd=0.99)
+    _, labels = model.postprocess(torch.zeros(5, 4, 4), (4, 4), options=high)
     assert (labels == 0).all()   # a uniform 0.2 is below the threshold
 
 

@@ -23,6 +23,9 @@ query). Everything around it lives here, explicit pre- and post-processing
    after it run on bands of ``tile_rows`` output rows (bilinear by ``grid_sample``, equal
    to the whole resize), so a 4000 x 3000 image never holds its Q x H x W logits at once;
    ``keep_probs=False`` also skips the K x H x W probabilities (only the labels are kept).
+   These four settings are an :class:`InferenceOptions` (a frozen dataclass): the config's
+   are the model's :attr:`~OpenVocabSegmentor.options`, and ``predict(inputs,
+   data_samples, options=...)`` takes others for one call without changing the model.
 
 ``tensor`` mode (:meth:`_forward`, what ``tools/get_flops.py`` traces) is the real graph of
 one window: the whole input padded to ``pad_multiple``, the method's window scores
@@ -43,8 +46,8 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-
-from typing import Callable, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -53,6 +56,70 @@ from mmseg.models.segmentors.base import BaseSegmentor
 
 from ...utils.errors import ConfigError, LangsegError
 from ..layers.pamr import pamr
+
+
+#: NACLIP's PAMR setting (Hajimiri et al., "Pay Attention to Your Neighbours:
+#: Training-Free Open-Vocabulary Semantic Segmentation", WACV 2025, arXiv:2404.08181):
+#: what ``pamr=True`` means in :class:`InferenceOptions`.
+DEFAULT_PAMR = dict(num_iter=10, dilations=(8, 16))
+
+
+def _pamr_settings(pamr: dict | bool | None) -> dict | None:
+    """``None``/``False`` (none), ``True`` (:data:`DEFAULT_PAMR`) or ``dict(num_iter,
+    dilations)`` (missing keys from :data:`DEFAULT_PAMR`) -> a checked dict or ``None``."""
+    if pamr is None or pamr is False:
+        return None
+    if pamr is True:
+        pamr = DEFAULT_PAMR
+    if not isinstance(pamr, dict):
+        raise ConfigError(f'pamr {pamr!r}: expected None, True or dict(num_iter, dilations)')
+    unknown = set(pamr) - {'num_iter', 'dilations'}
+    if unknown:
+        raise ConfigError(f'pamr settings {sorted(unknown)} are unknown: expected '
+                          'num_iter, dilations')
+    return dict(num_iter=int(pamr.get('num_iter', DEFAULT_PAMR['num_iter'])),
+                dilations=tuple(int(d) for d in pamr.get('dilations',
+                                                         DEFAULT_PAMR['dilations'])))
+
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    """The post-processing settings of one prediction, an argument of
+    :meth:`OpenVocabSegmentor.predict` (never written into the model: one model serves
+    calls with different options, from several threads). A model's own
+    (:attr:`OpenVocabSegmentor.options`) come from its config; :meth:`replace` gives a
+    copy with some changed (``model.options.replace(prob_thd=0.5)``).
+
+    Args:
+        prob_thd: pixels whose best class probability is below it become class 0.
+        pamr: PAMR refinement: ``None``/``False`` (none), ``True`` (:data:`DEFAULT_PAMR`)
+            or ``dict(num_iter=..., dilations=...)``; stored as a checked dict or ``None``.
+        tile_rows: output rows per band of the post-processing (a memory bound; at
+            least 1).
+        keep_probs: keep the class probabilities as ``seg_logits`` (else only labels).
+    """
+
+    prob_thd: float = 0.0
+    pamr: dict | None = field(default=None, hash=False)
+    tile_rows: int = 512
+    keep_probs: bool = True
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__   # frozen: the checked values are set once, here
+        set_(self, 'prob_thd', float(self.prob_thd))
+        set_(self, 'pamr', _pamr_settings(self.pamr))
+        set_(self, 'tile_rows', max(1, int(self.tile_rows)))
+        set_(self, 'keep_probs', bool(self.keep_probs))
+
+    def replace(self, **changes: Any) -> 'InferenceOptions':
+        """A copy with ``changes`` (checked as in the constructor); the fields left out
+        keep their values."""
+        names = {f.name for f in fields(self)}
+        unknown = set(changes) - names
+        if unknown:
+            raise ConfigError(f'unknown inference options {sorted(unknown)}: expected '
+                              f'{", ".join(sorted(names))}')
+        return replace(self, **changes)
 
 
 def window_starts(size: int, crop: int, stride: int) -> list[int]:
@@ -161,6 +228,9 @@ class OpenVocabSegmentor(BaseSegmentor):
         pamr: PAMR settings (``dict(num_iter=10, dilations=(8, 16))``) or ``None``.
         tile_rows: output rows per band of the post-processing (memory bound).
         keep_probs: store the class probabilities as ``seg_logits`` (else only labels).
+            ``prob_thd``, ``pamr``, ``tile_rows`` and ``keep_probs`` form the model's
+            :attr:`options` (an :class:`InferenceOptions`, read-only); :meth:`predict`
+            takes other ones for one call as its ``options`` argument.
         data_preprocessor, init_cfg: as for mmseg's segmentors.
 
     Subclasses implement :meth:`window_logits` and the vocabulary (:attr:`class_names`,
@@ -177,21 +247,40 @@ class OpenVocabSegmentor(BaseSegmentor):
                  pamr: dict | None = None, tile_rows: int = 512, keep_probs: bool = True,
                  data_preprocessor: dict | None = None, init_cfg: dict | None = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if pamr is not None:
-            unknown = set(pamr) - {'num_iter', 'dilations'}
-            if unknown:
-                raise ConfigError(f'pamr settings {sorted(unknown)} are unknown: expected '
-                                  'num_iter, dilations')
-            pamr = dict(num_iter=int(pamr.get('num_iter', 10)),
-                        dilations=tuple(int(d) for d in pamr.get('dilations', (8, 16))))
-        self.pamr = pamr
-        self.tile_rows = max(1, int(tile_rows))
-        self.keep_probs = bool(keep_probs)
+        self._options = InferenceOptions(prob_thd=prob_thd, pamr=pamr, tile_rows=tile_rows,
+                                         keep_probs=keep_probs)
         self.windows = SlidingWindows(slide_crop, slide_stride, pad_multiple,
                                       window_batch_size)
         self.short_side = int(short_side) if short_side else None
         self.logit_scale_post = None if logit_scale is None else float(logit_scale)
-        self.prob_thd = float(prob_thd)
+
+    # ------------------------------------------------------------- inference options
+    @property
+    def options(self) -> InferenceOptions:
+        """The config's post-processing settings: what :meth:`predict` uses when it is
+        given none (read-only; pass ``options=model.options.replace(...)`` to change them
+        for one call)."""
+        return self._options
+
+    @property
+    def prob_thd(self) -> float:
+        """The config's probability threshold (``options.prob_thd``)."""
+        return self._options.prob_thd
+
+    @property
+    def pamr(self) -> dict | None:
+        """The config's PAMR settings (``options.pamr``)."""
+        return self._options.pamr
+
+    @property
+    def tile_rows(self) -> int:
+        """The config's band height (``options.tile_rows``)."""
+        return self._options.tile_rows
+
+    @property
+    def keep_probs(self) -> bool:
+        """Whether the config keeps the probabilities (``options.keep_probs``)."""
+        return self._options.keep_probs
 
     # ------------------------------------------------------------ method interface
     @abstractmethod
@@ -277,8 +366,10 @@ class OpenVocabSegmentor(BaseSegmentor):
                 F.interpolate(o[None], size=img.shape[-2:], mode='bilinear',
                               align_corners=False)[0] for o, img in zip(out, images)]
 
-    def _classify(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scores (Q, h, w) at the output size -> class scores (K, h, w), labels (h, w)."""
+    def _classify(self, logits: torch.Tensor, prob_thd: float
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores (Q, h, w) at the output size -> class scores (K, h, w), labels (h, w)
+        (pixels whose best probability is below ``prob_thd``: class 0)."""
         probs = logits if self.logit_scale_post is None else \
             torch.softmax(logits * self.logit_scale_post, dim=0)
         owner = self.query_to_class()
@@ -287,46 +378,52 @@ class OpenVocabSegmentor(BaseSegmentor):
             index = owner.to(probs.device)[:, None, None].expand_as(probs)
             probs = merged.scatter_reduce(0, index, probs, reduce='amax', include_self=True)
         best, labels = probs.max(dim=0)
-        if self.prob_thd > 0:
-            labels[best < self.prob_thd] = 0
+        if prob_thd > 0:
+            labels[best < prob_thd] = 0
         return probs, labels
 
     def postprocess(self, logits: torch.Tensor, size: Sequence[int],
-                    image: torch.Tensor | None = None
+                    image: torch.Tensor | None = None,
+                    options: InferenceOptions | None = None
                     ) -> tuple[torch.Tensor | None, torch.Tensor]:
         """Merged scores (Q, h, w) -> class scores (K, H, W) at ``size`` (``None`` with
         ``keep_probs=False``) and the labels (H, W): resize, PAMR on ``image`` (its
-        normalised pixels, any size), scaled softmax, synonym max, argmax, threshold."""
+        normalised pixels, any size), scaled softmax, synonym max, argmax, threshold.
+        ``options``: the settings of this call (``None``: :attr:`options`)."""
+        opts = self._options if options is None else options
         size = tuple(int(s) for s in size)
-        if self.pamr is not None and image is not None:
+        if opts.pamr is not None and image is not None:
             full = F.interpolate(logits[None], size=size, mode='bilinear',
                                  align_corners=False)
             guide = F.interpolate(image[None].float(), size=size, mode='bilinear',
                                   align_corners=False)
-            probs, labels = self._classify(pamr(guide, full, **self.pamr)[0])
-            return (probs if self.keep_probs else None), labels
+            probs, labels = self._classify(pamr(guide, full, **opts.pamr)[0], opts.prob_thd)
+            return (probs if opts.keep_probs else None), labels
         h, w = size
         labels = torch.empty(h, w, dtype=torch.long, device=logits.device)
         probs = None
         xs = (torch.arange(w, device=logits.device, dtype=torch.float32) + 0.5) / w * 2 - 1
-        for top in range(0, h, self.tile_rows):
-            rows = torch.arange(top, min(top + self.tile_rows, h), device=logits.device,
+        for top in range(0, h, opts.tile_rows):
+            rows = torch.arange(top, min(top + opts.tile_rows, h), device=logits.device,
                                 dtype=torch.float32)
             ys = (rows + 0.5) / h * 2 - 1
             grid = torch.stack(torch.meshgrid(ys, xs, indexing='ij')[::-1], dim=-1)
             band = F.grid_sample(logits[None].float(), grid[None], mode='bilinear',
                                  padding_mode='border', align_corners=False)[0]
-            band_probs, band_labels = self._classify(band)
+            band_probs, band_labels = self._classify(band, opts.prob_thd)
             labels[top:top + len(rows)] = band_labels
-            if self.keep_probs:
+            if opts.keep_probs:
                 if probs is None:
                     probs = band_probs.new_empty(band_probs.shape[0], h, w)
                 probs[:, top:top + len(rows)] = band_probs
         return probs, labels
 
-    def predict(self, inputs: torch.Tensor, data_samples: list | None = None) -> list:
+    def predict(self, inputs: torch.Tensor, data_samples: list | None = None,
+                options: InferenceOptions | None = None) -> list:
         """Segment a (padded) batch: every image's valid region is windowed on its own,
-        the windows of all images batched together."""
+        the windows of all images batched together. ``options``: the post-processing
+        settings of this call (``None``: the config's, :attr:`options`); the model is not
+        changed by them."""
         from mmseg.structures import SegDataSample
         if data_samples is None:
             data_samples = [SegDataSample(metainfo=dict(img_shape=inputs.shape[-2:],
@@ -338,7 +435,7 @@ class OpenVocabSegmentor(BaseSegmentor):
             images.append(img[:, :h, :w])
         for logits, image, sample in zip(self.image_logits(images), images, data_samples):
             size = sample.metainfo.get('ori_shape', logits.shape[-2:])[:2]
-            probs, labels = self.postprocess(logits, size, image)
+            probs, labels = self.postprocess(logits, size, image, options)
             if sample.metainfo.get('flip'):  # test-time flip (TTA): back to the image
                 dims = {'horizontal': (-1, ), 'vertical': (-2, ), 'diagonal': (-2, -1)}[
                     sample.metainfo.get('flip_direction') or 'horizontal']
