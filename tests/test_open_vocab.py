@@ -79,14 +79,13 @@ def tiny_proxyclip(**kwargs):
     from mmseg.registry import MODELS
     init_default_scope('mmseg')
     cfg = dict(type='ProxyCLIPSegmentor', class_names=['sky; cloud', 'cat', 'dog'],
-               clip=dict(arch='tiny-vit', pretrained=None),
+               clip=dict(arch='tiny-vit', pretrained=None, mean=[122.771, 116.746, 104.094],
+                         std=[68.501, 66.632, 70.323]),
                vfm=dict(type='TimmVFM', name=None, model_name='vit_small_patch8_224.dino',
                         pretrained=None, model_kwargs=dict(depth=1, embed_dim=32,
                                                            num_heads=2)),
                templates='a photo of a {}.', slide_crop=56, slide_stride=28,
-               data_preprocessor=dict(type='SegDataPreProcessor', mean=[122.771, 116.746,
-                                                                        104.094],
-                                      std=[68.501, 66.632, 70.323], bgr_to_rgb=True))
+               data_preprocessor=dict(type='SegDataPreProcessor', bgr_to_rgb=True))
     cfg.update(kwargs)
     torch.manual_seed(0)
     return MODELS.build(cfg).eval()
@@ -222,14 +221,14 @@ def test_the_inference_api_serves_threads_with_their_own_options():
 
     from langseg.apis import OpenVocabularySegmenter
     model_cfg = dict(type='ProxyCLIPSegmentor', class_names=['sky; cloud', 'cat', 'dog'],
-                     clip=dict(arch='tiny-vit', pretrained=None),
+                     clip=dict(arch='tiny-vit', pretrained=None,
+                               mean=[122.771, 116.746, 104.094],
+                               std=[68.501, 66.632, 70.323]),
                      vfm=dict(type='TimmVFM', name=None,
                               model_name='vit_small_patch8_224.dino', pretrained=None,
                               model_kwargs=dict(depth=1, embed_dim=32, num_heads=2)),
                      templates='a photo of a {}.', slide_crop=56, slide_stride=28,
-                     data_preprocessor=dict(type='SegDataPreProcessor',
-                                            mean=[122.771, 116.746, 104.094],
-                                            std=[68.501, 66.632, 70.323], bgr_to_rgb=True))
+                     data_preprocessor=dict(type='SegDataPreProcessor', bgr_to_rgb=True))
     torch.manual_seed(0)
     seg = OpenVocabularySegmenter(Config(dict(model=model_cfg, default_scope='mmseg')),
                                   device='cpu', short_side=0)

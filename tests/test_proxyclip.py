@@ -22,10 +22,9 @@ TINY_VFM = dict(type='TimmVFM', name=None, model_name='vit_small_patch8_224',
 def tiny_proxyclip(**kwargs):
     init_default_scope('mmseg')
     cfg = dict(type='ProxyCLIPSegmentor', class_names=['sky; cloud', 'cat', 'dog; puppy'],
-               clip=dict(arch='tiny-vit', pretrained=None), vfm=TINY_VFM,
-               templates='a photo of a {}.', slide_crop=56, slide_stride=28,
-               data_preprocessor=dict(type='SegDataPreProcessor', mean=CLIP_MEAN,
-                                      std=CLIP_STD, bgr_to_rgb=True))
+               clip=dict(arch='tiny-vit', pretrained=None, mean=CLIP_MEAN, std=CLIP_STD),
+               vfm=TINY_VFM, templates='a photo of a {}.', slide_crop=56, slide_stride=28,
+               data_preprocessor=dict(type='SegDataPreProcessor', bgr_to_rgb=True))
     cfg.update(kwargs)
     torch.manual_seed(0)
     return MODELS.build(cfg).eval()
@@ -211,8 +210,9 @@ def test_maskclip_and_feature_adjustment_variants_run():
 
 
 def test_official_vfm_input_reproduces_the_official_rounding():
-    """The official code normalises with rounded CLIP statistics (the preprocessor's
-    122.771 / 68.501, ...) and un-normalises for DINO with the exact ones (0.48145466 /
+    """The official code normalises with rounded CLIP statistics (its preprocessor's
+    122.771 / 68.501, ..., the config's model.clip.mean / std) and un-normalises for DINO
+    with the exact ones (0.48145466 /
     0.26862954, ...); ``official_vfm_input=True`` (a config key, off by default) does the
     same, which shifts DINO's input by ~1e-5."""
     import os.path as osp
@@ -233,18 +233,19 @@ def test_official_vfm_input_reproduces_the_official_rounding():
     for official in (False, True):
         cfg.merge_from_dict({'model.official_vfm_input': official})   # as --cfg-options
         model_cfg = cfg.model.to_dict()
-        model_cfg.update(clip=dict(arch='tiny-vit', pretrained=None), vfm=dict(TINY_VFM),
+        model_cfg.update(clip=dict(model_cfg['clip'], arch='tiny-vit', pretrained=None),
+                         vfm=dict(TINY_VFM),
                          class_names=['cat', 'dog'], templates='a photo of a {}.')
         init_default_scope('mmseg')
         model = MODELS.build(model_cfg).eval()
         vfm = model.vfm
-        # the normalised window the preprocessor gives (its rounded statistics)
-        dp = model.data_preprocessor
-        x = (rgb - dp.mean) / dp.std
+        # the CLIP tower's normalised window (the config's rounded statistics)
+        x = (rgb - torch.tensor(CLIP_MEAN)[:, None, None]) / \
+            torch.tensor(CLIP_STD)[:, None, None]
         hook = vfm.register_forward_pre_hook(
             lambda m, args, key=official: seen.update({key: (args[0] - m.mean) / m.std}))
         with torch.no_grad():
-            model.dense_features(x)
+            model.dense_features(rgb)
         hook.remove()
     # what DINO sees, written as the official code computes it:
     # Normalize(ImageNet)(UnNormalize(exact CLIP)(x))

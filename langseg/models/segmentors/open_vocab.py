@@ -9,8 +9,10 @@ query). Everything around it lives here, explicit pre- and post-processing
    resized to ``short_side`` (bilinear);
 2. **windows** (:class:`SlidingWindows`): mmseg's sliding-window rule
    ``n = max(size - crop + stride - 1, 0) // stride + 1`` per axis with the last window
-   shifted back inside; each window zero-padded symmetrically to a multiple of
-   ``pad_multiple`` (ProxyCLIP's 56; 0: none) and the padding cut from its scores; the
+   shifted back inside; each window padded symmetrically to a multiple of
+   ``pad_multiple`` (ProxyCLIP's 56; 0: none) with the method's
+   :meth:`~OpenVocabSegmentor.window_pad_value` (zeros unless it says otherwise;
+   ProxyCLIP: CLIP's mean colour) and the padding cut from its scores; the
    windows of *all* images of the batch grouped by shape and scored ``window_batch_size``
    at a time; per image the scores are summed and divided by the count map;
 3. **post** (:meth:`OpenVocabSegmentor.postprocess`): bilinear resize to ``ori_shape``;
@@ -137,6 +139,23 @@ def symmetric_padding(h: int, w: int, multiple: int) -> tuple[int, int, int, int
     return pw // 2, pw - pw // 2, ph // 2, ph - ph // 2
 
 
+def pad_windows(x: torch.Tensor, padding: tuple[int, int, int, int],
+                value: torch.Tensor | None = None) -> torch.Tensor:
+    """``x`` (B, C, h, w) padded by (left, right, top, bottom) with ``value``: ``None``
+    (zeros) or one value a channel (a tensor of C elements), written, not added, so the
+    image's pixels are copied unchanged."""
+    left, right, top, bottom = padding
+    if not (left or right or top or bottom):
+        return x
+    if value is None:
+        return F.pad(x, (left, right, top, bottom))
+    b, c, h, w = x.shape
+    out = value.to(x).reshape(1, c, 1, 1).expand(b, c, h + top + bottom,
+                                                 w + left + right).clone()
+    out[:, :, top:top + h, left:left + w] = x
+    return out
+
+
 def _pair(value: int | Sequence[int]) -> tuple[int, int]:
     return tuple(int(v) for v in value) if isinstance(value, (list, tuple)) \
         else (int(value), int(value))
@@ -170,8 +189,10 @@ class SlidingWindows:
                 for y in window_starts(h, ch, sh) for x in window_starts(w, cw, sw)]
 
     def __call__(self, images: Sequence[torch.Tensor],
-                 score: Callable[[torch.Tensor], torch.Tensor]) -> list[torch.Tensor]:
-        """Window-averaged scores (Q, H_i, W_i) of each image (3, H_i, W_i)."""
+                 score: Callable[[torch.Tensor], torch.Tensor],
+                 pad_value: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Window-averaged scores (Q, H_i, W_i) of each image (3, H_i, W_i); windows are
+        padded with ``pad_value`` (one value a channel; ``None``: zeros)."""
         jobs: dict[tuple[int, int], list] = {}
         for idx, img in enumerate(images):
             for box in self.boxes(*img.shape[-2:]):
@@ -187,8 +208,7 @@ class SlidingWindows:
                 chunk = items[start:start + batch_size]
                 crops = torch.stack([images[i][:, y1:y2, x1:x2]
                                      for i, (y1, y2, x1, x2) in chunk])
-                if left or right or top or bottom:
-                    crops = F.pad(crops, (left, right, top, bottom))
+                crops = pad_windows(crops, (left, right, top, bottom), pad_value)
                 scores = score(crops).float()[:, :, top:top + wh, left:left + ww]
                 for (i, (y1, y2, x1, x2)), s in zip(chunk, scores):
                     if sums[i] is None:
@@ -218,7 +238,8 @@ class OpenVocabSegmentor(BaseSegmentor):
 
     Args:
         slide_crop, slide_stride: sliding windows (int or (h, w)).
-        pad_multiple: windows are zero-padded to a multiple of this (0: none).
+        pad_multiple: windows are padded to a multiple of this (0: none), with
+            :meth:`window_pad_value`.
         window_batch_size: windows per forward (int or ``'auto'``).
         short_side: resize each image to this short side first (``None``: as given; the
             configs usually resize in the data pipeline).
@@ -303,6 +324,16 @@ class OpenVocabSegmentor(BaseSegmentor):
     def encode_vocabulary(self) -> None:
         """Compute (or fetch the cached) text side once, before the windows."""
 
+    def pamr_guide(self, image: torch.Tensor) -> torch.Tensor:
+        """The image (3, H, W) PAMR's affinities are computed on: the model's input as
+        it is (a method whose towers normalise their input may give a normalised view)."""
+        return image
+
+    def window_pad_value(self) -> torch.Tensor | None:
+        """The colour windows are padded with (one value a channel of the input), or
+        ``None`` for zeros."""
+        return None
+
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
@@ -361,7 +392,7 @@ class OpenVocabSegmentor(BaseSegmentor):
         (the short-side resize undone)."""
         self.encode_vocabulary()
         resized = [self._resized(img) for img in images]
-        out = self.windows(resized, self.window_logits)
+        out = self.windows(resized, self.window_logits, self.window_pad_value())
         return [o if o.shape[-2:] == img.shape[-2:] else
                 F.interpolate(o[None], size=img.shape[-2:], mode='bilinear',
                               align_corners=False)[0] for o, img in zip(out, images)]
@@ -387,16 +418,17 @@ class OpenVocabSegmentor(BaseSegmentor):
                     options: InferenceOptions | None = None
                     ) -> tuple[torch.Tensor | None, torch.Tensor]:
         """Merged scores (Q, h, w) -> class scores (K, H, W) at ``size`` (``None`` with
-        ``keep_probs=False``) and the labels (H, W): resize, PAMR on ``image`` (its
-        normalised pixels, any size), scaled softmax, synonym max, argmax, threshold.
+        ``keep_probs=False``) and the labels (H, W): resize, PAMR guided by ``image`` (the
+        model's input, any size, as :meth:`pamr_guide` gives it), scaled softmax, synonym
+        max, argmax, threshold.
         ``options``: the settings of this call (``None``: :attr:`options`)."""
         opts = self._options if options is None else options
         size = tuple(int(s) for s in size)
         if opts.pamr is not None and image is not None:
             full = F.interpolate(logits[None], size=size, mode='bilinear',
                                  align_corners=False)
-            guide = F.interpolate(image[None].float(), size=size, mode='bilinear',
-                                  align_corners=False)
+            guide = F.interpolate(self.pamr_guide(image)[None].float(), size=size,
+                                  mode='bilinear', align_corners=False)
             probs, labels = self._classify(pamr(guide, full, **opts.pamr)[0], opts.prob_thd)
             return (probs if opts.keep_probs else None), labels
         h, w = size
@@ -453,7 +485,8 @@ class OpenVocabSegmentor(BaseSegmentor):
         self.encode_vocabulary()
         h, w = inputs.shape[-2:]
         left, right, top, bottom = symmetric_padding(h, w, self.windows.pad_multiple)
-        logits = self.window_logits(F.pad(inputs, (left, right, top, bottom)))
+        logits = self.window_logits(pad_windows(inputs, (left, right, top, bottom),
+                                                self.window_pad_value()))
         return logits[:, :, top:top + h, left:left + w]
 
     def encode_decode(self, inputs: torch.Tensor, batch_img_metas: list) -> torch.Tensor:
