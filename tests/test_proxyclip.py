@@ -256,3 +256,31 @@ def test_official_vfm_input_reproduces_the_official_rounding():
     shift = (official_input - exact_input).abs()
     assert 3e-6 < shift.max() < 1e-4                        # the rounding, nothing more
     assert (seen[True] - seen[False]).abs().max() > 3e-6
+
+
+def test_each_tower_normalises_the_pixels_once():
+    """The preprocessor normalises nothing (a config that makes it normalise is refused:
+    the towers would see the pixels normalised twice); the CLIP tower's input is
+    (pixels - clip.mean) / clip.std and the VFM's (pixels / 255 - ImageNet mean) /
+    ImageNet std, both from the same pixels; padding is CLIP's mean colour."""
+    with pytest.raises(ConfigError, match='normalises each tower'):
+        tiny_proxyclip(data_preprocessor=dict(type='SegDataPreProcessor', mean=CLIP_MEAN,
+                                              std=CLIP_STD, bgr_to_rgb=True))
+    with pytest.raises(ConfigError, match='clip settings'):
+        tiny_proxyclip(clip=dict(arch='tiny-vit', pretrained=None, means=CLIP_MEAN))
+    model = tiny_proxyclip()
+    torch.manual_seed(0)
+    rgb = torch.randint(0, 256, (1, 3, 56, 56)).float()
+    seen = {}
+    model.visual.conv1.register_forward_pre_hook(
+        lambda m, args: seen.update(clip=args[0].clone()))
+    model.vfm.model.patch_embed.proj.register_forward_pre_hook(
+        lambda m, args: seen.update(vfm=args[0].clone()))
+    with torch.no_grad():
+        model.dense_features(rgb)
+    mean, std = torch.tensor(CLIP_MEAN)[:, None, None], torch.tensor(CLIP_STD)[:, None, None]
+    torch.testing.assert_close(seen['clip'], (rgb - mean) / std, rtol=0, atol=1e-6)
+    imagenet = (rgb / 255 - torch.tensor([0.485, 0.456, 0.406])[:, None, None]) / \
+        torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+    torch.testing.assert_close(seen['vfm'], imagenet, rtol=0, atol=1e-5)
+    torch.testing.assert_close(model.window_pad_value(), torch.tensor(CLIP_MEAN))
