@@ -290,8 +290,9 @@ class OpenVocabSegmentor(BaseSegmentor):
 
     @property
     def pamr(self) -> dict | None:
-        """The config's PAMR settings (``options.pamr``)."""
-        return self._options.pamr
+        """The config's PAMR settings (a copy of ``options.pamr``)."""
+        pamr = self._options.pamr
+        return None if pamr is None else dict(pamr)
 
     @property
     def tile_rows(self) -> int:
