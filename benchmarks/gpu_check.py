@@ -172,7 +172,9 @@ def proxyclip_speed(args, device) -> dict:
     model = MODELS.build(model_cfg).to(device).eval()
     count, size = (3, (56, 75)) if args.smoke else (args.images, (336, 448))
     gen = torch.Generator().manual_seed(0)
-    images = [torch.randn(1, 3, *size, generator=gen).to(device) for _ in range(count)]
+    # RGB pixels (the model's input) whose CLIP normalisation is standard normal
+    images = [(torch.randn(1, 3, *size, generator=gen) * model.clip_std.cpu()
+               + model.clip_mean.cpu()).to(device) for _ in range(count)]
     with torch.no_grad():
         model.predict(images[0])                         # text encoding and warm-up
         if device.type == 'cuda':
