@@ -61,12 +61,16 @@ def main() -> None:
     model_cfg = strip_pretrained_weights(cfg.model.to_dict())
     model_cfg['templates'] = 'a photo of a {}.'
     torch.manual_seed(0)
-    model = MODELS.build(model_cfg).eval()
-    images = structured_images(args.images, tuple(args.size))
+    first = MODELS.build(model_cfg)
+    weights = first.state_dict()
+    # as RGB pixels (the model's input) that CLIP's normalisation turns into the images
+    images = [img * first.clip_std + first.clip_mean
+              for img in structured_images(args.images, tuple(args.size))]
     rows, labels = {}, {}
     with torch.no_grad():
-        for precision in ('fp32', 'bf16'):
-            model.cpu_precision = precision
+        for precision in ('fp32', 'bf16'):   # one model each, the same weights
+            model = MODELS.build(dict(model_cfg, cpu_precision=precision)).eval()
+            model.load_state_dict(weights)
             model.predict(images[0])                                 # warm-up (+ text)
             start = time.perf_counter()
             labels[precision] = [model.predict(img)[0].pred_sem_seg.data for img in images]

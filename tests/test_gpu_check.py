@@ -95,14 +95,17 @@ def gpu_check_proxyclip(**overrides):
 
 def blocks_image(device) -> torch.Tensor:
     """Six coloured 56 x 56 blocks + noise (on pure noise a random model's top-2 class
-    margins are below bf16's rounding almost everywhere)."""
+    margins are below bf16's rounding almost everywhere), as the RGB pixels (the model's
+    input) that the config's CLIP normalisation turns into them."""
     gen = torch.Generator().manual_seed(0)
     image = 0.3 * torch.randn(3, 112, 168, generator=gen)
     colours = torch.randn(6, 3, 1, 1, generator=gen) * 1.5
     for i in range(2):
         for j in range(3):
             image[:, i * 56:(i + 1) * 56, j * 56:(j + 1) * 56] += colours[i * 3 + j]
-    return image.to(device)
+    mean = torch.tensor([122.771, 116.746, 104.094])[:, None, None]   # the config's clip
+    std = torch.tensor([68.501, 66.632, 70.323])[:, None, None]       # mean / std
+    return (image * std + mean).to(device)
 
 
 def run(model, image):

@@ -84,11 +84,11 @@ def test_bf16_on_the_cpu_agrees_with_fp32():
     torch.manual_seed(0)
     model = MODELS.build(dict(
         type='ProxyCLIPSegmentor', class_names=['sky; cloud', 'tree', 'road', 'car'],
-        clip=dict(arch='ViT-B-16', pretrained=None), templates='a photo of a {}.',
+        clip=dict(arch='ViT-B-16', pretrained=None, mean=[122.771, 116.746, 104.094],
+                  std=[68.501, 66.632, 70.323]), templates='a photo of a {}.',
         vfm=dict(type='TimmVFM', name='dino-s16', pretrained=None),
         slide_crop=224, slide_stride=224,
-        data_preprocessor=dict(type='SegDataPreProcessor', mean=[122.771, 116.746, 104.094],
-                               std=[68.501, 66.632, 70.323]))).eval()
+        data_preprocessor=dict(type='SegDataPreProcessor'))).eval()
     # a seeded image with structure (8 coloured blocks + noise): on pure noise a random
     # model's top-2 class margins are below bf16's rounding almost everywhere
     gen = torch.Generator().manual_seed(0)
@@ -97,6 +97,8 @@ def test_bf16_on_the_cpu_agrees_with_fp32():
     for i in range(2):
         for j in range(4):
             image[0, :, i * 112:(i + 1) * 112, j * 112:(j + 1) * 112] += colours[i * 4 + j]
+    # as RGB pixels (the model's input), which CLIP's normalisation turns into the above
+    image = image * model.clip_std + model.clip_mean
     with torch.no_grad():
         fp32 = model.predict(image)[0].pred_sem_seg.data
         model.cpu_precision = 'bf16'

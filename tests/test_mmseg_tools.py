@@ -268,7 +268,8 @@ def test_open_vocab_predict_undoes_a_test_time_flip():
     cfg.merge_from_dict(Config.fromstring(TINY_PROXYCLIP, '.py').to_dict())
     torch.manual_seed(0)
     model = MODELS.build(cfg.model).eval()
-    image = torch.randn(1, 3, 40, 48)
+    # RGB pixels (the model's input) whose CLIP normalisation is standard normal
+    image = torch.randn(1, 3, 40, 48) * model.clip_std + model.clip_mean
 
     def predict(x, flip):
         meta = dict(img_shape=(40, 48), ori_shape=(40, 48), flip=flip,

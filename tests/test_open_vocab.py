@@ -79,14 +79,13 @@ def tiny_proxyclip(**kwargs):
     from mmseg.registry import MODELS
     init_default_scope('mmseg')
     cfg = dict(type='ProxyCLIPSegmentor', class_names=['sky; cloud', 'cat', 'dog'],
-               clip=dict(arch='tiny-vit', pretrained=None),
+               clip=dict(arch='tiny-vit', pretrained=None, mean=[122.771, 116.746, 104.094],
+                         std=[68.501, 66.632, 70.323]),
                vfm=dict(type='TimmVFM', name=None, model_name='vit_small_patch8_224.dino',
                         pretrained=None, model_kwargs=dict(depth=1, embed_dim=32,
                                                            num_heads=2)),
                templates='a photo of a {}.', slide_crop=56, slide_stride=28,
-               data_preprocessor=dict(type='SegDataPreProcessor', mean=[122.771, 116.746,
-                                                                        104.094],
-                                      std=[68.501, 66.632, 70.323], bgr_to_rgb=True))
+               data_preprocessor=dict(type='SegDataPreProcessor', bgr_to_rgb=True))
     cfg.update(kwargs)
     torch.manual_seed(0)
     return MODELS.build(cfg).eval()
@@ -105,8 +104,8 @@ def test_banded_postprocess_equals_the_whole_resize():
     best, ref_labels = ref.max(0)
     ref_labels[best < 0.3] = 0
     assert torch.equal(labels, ref_labels)
-    model.keep_probs = False
-    none, labels_only = model.postprocess(logits, (50, 61))
+    none, labels_only = model.postprocess(logits, (50, 61),
+                                          options=model.options.replace(keep_probs=False))
     assert none is None and torch.equal(labels_only, labels)
 
 
@@ -141,3 +140,128 @@ def test_every_benchmark_has_a_pamr_config(benchmark):
     cfg.model.pop('pamr')
     assert cfg.model == plain.model   # the PAMR row differs in nothing else
     assert len(glob.glob(osp.join(REPO, 'configs/proxyclip/*-pamr_*.py'))) == 8
+
+
+def _model_state(model) -> dict:
+    """Every attribute of the model and its submodules (tensors by value)."""
+    state = {}
+    for name, module in model.named_modules():
+        for key, value in vars(module).items():
+            if key in ('_parameters', '_buffers', '_modules') or \
+                    key.startswith(('_forward', '_backward', '_state_dict', '_load_state')):
+                continue
+            state[f'{name}.{key}'] = value
+    return state, {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def _assert_same_state(before, after):
+    (attrs0, tensors0), (attrs1, tensors1) = before, after
+    assert attrs0.keys() == attrs1.keys()
+    for key, value in attrs0.items():
+        assert attrs1[key] is value or attrs1[key] == value, key
+    for key, value in tensors0.items():
+        assert torch.equal(tensors1[key], value), key
+
+
+def test_options_are_arguments_of_predict_and_leave_the_model_as_it_was():
+    """Two calls with different InferenceOptions on one model give what a model configured
+    with those settings gives (the threshold checked against the probabilities by hand),
+    and change no attribute of the model."""
+    from langseg.models.segmentors.open_vocab import InferenceOptions
+    from langseg.utils.errors import ConfigError
+    model = tiny_proxyclip()
+    torch.manual_seed(2)
+    img = torch.randn(1, 3, 60, 84)
+    with torch.no_grad():
+        plain = model.predict(img)[0]                        # text cache filled here
+    best = plain.seg_logits.data.max(0).values
+    thd = float(best.median())
+    before = _model_state(model)
+    assert model.options == InferenceOptions()               # the config's (defaults)
+    high = model.options.replace(prob_thd=thd)
+    refined = InferenceOptions(pamr=dict(num_iter=2, dilations=(1, 2)), keep_probs=False)
+    with torch.no_grad():
+        out_high = model.predict(img, options=high)[0]
+        out_pamr = model.predict(img, options=refined)[0]
+        again = model.predict(img)[0]
+    _assert_same_state(before, _model_state(model))
+    assert model.prob_thd == 0.0 and model.pamr is None and model.keep_probs
+    # the threshold: the unthresholded labels, class 0 where the best probability < thd
+    ref = plain.pred_sem_seg.data.clone()
+    ref[0][best < thd] = 0
+    assert torch.equal(out_high.pred_sem_seg.data, ref)
+    assert (ref != plain.pred_sem_seg.data).any()            # the threshold did something
+    assert torch.equal(again.pred_sem_seg.data, plain.pred_sem_seg.data)
+    # the PAMR options: equal to a model whose config says the same
+    configured = tiny_proxyclip(pamr=dict(num_iter=2, dilations=(1, 2)), keep_probs=False)
+    with torch.no_grad():
+        ref_pamr = configured.predict(img)[0]
+    assert 'seg_logits' not in out_pamr
+    assert torch.equal(out_pamr.pred_sem_seg.data, ref_pamr.pred_sem_seg.data)
+    # frozen, checked like the config
+    with pytest.raises(AttributeError):
+        model.options.prob_thd = 0.5
+    with pytest.raises(AttributeError):
+        model.prob_thd = 0.5
+    with pytest.raises(ConfigError, match='num_iters'):
+        InferenceOptions(pamr=dict(num_iters=3))
+    with pytest.raises(ConfigError, match='tile_row'):
+        model.options.replace(tile_row=8)
+    assert InferenceOptions(pamr=True).pamr == dict(num_iter=10, dilations=(8, 16))
+
+
+def test_the_inference_api_serves_threads_with_their_own_options():
+    """OpenVocabularySegmenter passes each call's options to predict: two threads with
+    different thresholds on one segmenter get their own results, and while the windows
+    run the model still holds its config's settings (nothing is written into it)."""
+    import threading
+
+    import numpy as np
+    from mmengine.config import Config
+
+    from langseg.apis import OpenVocabularySegmenter
+    model_cfg = dict(type='ProxyCLIPSegmentor', class_names=['sky; cloud', 'cat', 'dog'],
+                     clip=dict(arch='tiny-vit', pretrained=None,
+                               mean=[122.771, 116.746, 104.094],
+                               std=[68.501, 66.632, 70.323]),
+                     vfm=dict(type='TimmVFM', name=None,
+                              model_name='vit_small_patch8_224.dino', pretrained=None,
+                              model_kwargs=dict(depth=1, embed_dim=32, num_heads=2)),
+                     templates='a photo of a {}.', slide_crop=56, slide_stride=28,
+                     data_preprocessor=dict(type='SegDataPreProcessor', bgr_to_rgb=True))
+    torch.manual_seed(0)
+    seg = OpenVocabularySegmenter(Config(dict(model=model_cfg, default_scope='mmseg')),
+                                  device='cpu', short_side=0)
+    words = 'sky; cloud, cat, dog'
+    image = np.random.default_rng(0).integers(0, 255, (60, 84, 3), dtype=np.uint8)
+    plain = seg(image, words)
+    thd = float(np.median(plain.probs.max(0)))
+    expected = {0.0: plain.labels, thd: np.where(plain.probs.max(0) < thd, 0, plain.labels)}
+    assert not np.array_equal(expected[0.0], expected[thd])
+    seen = []   # the model's own settings whenever a window batch runs
+    seg.model.visual.conv1.register_forward_hook(
+        lambda *_: seen.append((seg.model.prob_thd, seg.model.pamr, seg.model.keep_probs)))
+    before = _model_state(seg.model)
+    results, errors = {0.0: [], thd: []}, []
+    barrier = threading.Barrier(2)
+
+    def work(value):
+        try:
+            barrier.wait()
+            for _ in range(3):
+                results[value].append(seg(image, words, prob_thd=value).labels)
+        except Exception as exc:  # noqa: BLE001  (reported by the main thread)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(v, )) for v in (0.0, thd)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for value, labels in results.items():
+        assert len(labels) == 3
+        for got in labels:
+            assert np.array_equal(got, expected[value])
+    assert seen and set(seen) == {(0.0, None, True)}
+    _assert_same_state(before, _model_state(seg.model))

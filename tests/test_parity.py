@@ -109,13 +109,12 @@ def test_vfm_positions_follow_dino_interpolate_pos_encoding(size):
 def tiny_proxyclip(**kwargs):
     init_default_scope('mmseg')
     cfg = dict(type='ProxyCLIPSegmentor', class_names=['sky; cloud', 'cat', 'dog'],
-               clip=dict(arch='tiny-vit', pretrained=None),
+               clip=dict(arch='tiny-vit', pretrained=None, mean=CLIP_MEAN, std=CLIP_STD),
                vfm=dict(type='TimmVFM', name=None, model_name='vit_small_patch8_224.dino',
                         pretrained=None, pos_interp='bicubic-offset',
                         model_kwargs=dict(depth=2, embed_dim=32, num_heads=2)),
                templates='a photo of a {}.', slide_crop=112, slide_stride=56,
-               data_preprocessor=dict(type='SegDataPreProcessor', mean=CLIP_MEAN,
-                                      std=CLIP_STD, bgr_to_rgb=True))
+               data_preprocessor=dict(type='SegDataPreProcessor', bgr_to_rgb=True))
     cfg.update(kwargs)
     torch.manual_seed(0)
     model = MODELS.build(cfg).eval()
@@ -123,6 +122,13 @@ def tiny_proxyclip(**kwargs):
         model.visual.positional_embedding.normal_(std=0.5)
         model.vfm.model.pos_embed.normal_()
     return model
+
+
+def pixels(normalised: torch.Tensor) -> torch.Tensor:
+    """The RGB pixels in [0, 255] that CLIP's normalisation (the official preprocessor's
+    rounded statistics) turns into ``normalised`` (..., 3, H, W): what ProxyCLIP takes."""
+    return normalised * torch.tensor(CLIP_STD)[:, None, None] + \
+        torch.tensor(CLIP_MEAN)[:, None, None]
 
 
 def official_proxyclip_window(model, crop: torch.Tensor) -> torch.Tensor:
@@ -176,7 +182,7 @@ def test_proxyclip_window_equals_the_official_computation(side):
     torch.manual_seed(2)
     crop = torch.randn(2, 3, side, side)
     with torch.no_grad():
-        ours = model.window_logits(crop)
+        ours = model.window_logits(pixels(crop))
         ref = official_proxyclip_window(model, crop)
     torch.testing.assert_close(ours, ref, atol=2e-5, rtol=1e-4)
 
@@ -203,7 +209,7 @@ def test_proxyclip_image_prediction_equals_the_official_sliding_window():
     torch.manual_seed(3)
     img = torch.randn(3, 100, 200)
     with torch.no_grad():
-        out = model.predict(img[None])[0]
+        out = model.predict(pixels(img)[None])[0]
         h, w = img.shape[-2:]
         preds, count = torch.zeros(4, h, w), torch.zeros(1, h, w)
         for y1, y2, x1, x2 in model.windows.boxes(h, w):

@@ -22,10 +22,9 @@ TINY_VFM = dict(type='TimmVFM', name=None, model_name='vit_small_patch8_224',
 def tiny_proxyclip(**kwargs):
     init_default_scope('mmseg')
     cfg = dict(type='ProxyCLIPSegmentor', class_names=['sky; cloud', 'cat', 'dog; puppy'],
-               clip=dict(arch='tiny-vit', pretrained=None), vfm=TINY_VFM,
-               templates='a photo of a {}.', slide_crop=56, slide_stride=28,
-               data_preprocessor=dict(type='SegDataPreProcessor', mean=CLIP_MEAN,
-                                      std=CLIP_STD, bgr_to_rgb=True))
+               clip=dict(arch='tiny-vit', pretrained=None, mean=CLIP_MEAN, std=CLIP_STD),
+               vfm=TINY_VFM, templates='a photo of a {}.', slide_crop=56, slide_stride=28,
+               data_preprocessor=dict(type='SegDataPreProcessor', bgr_to_rgb=True))
     cfg.update(kwargs)
     torch.manual_seed(0)
     return MODELS.build(cfg).eval()
@@ -145,8 +144,8 @@ def test_synonyms_take_the_max_and_the_threshold_gives_class_zero():
     assert labels[0, 0] == 2 and (labels.flatten()[1:] == 0).all()
     soft = torch.softmax(logits * 40, dim=0)
     torch.testing.assert_close(probs[2], torch.maximum(soft[3], soft[4]))
-    model.prob_thd = 0.99
-    _, labels = model.postprocess(torch.zeros(5, 4, 4), (4, 4))
+    high = model.options.replace(prob_thd=0.99)
+    _, labels = model.postprocess(torch.zeros(5, 4, 4), (4, 4), options=high)
     assert (labels == 0).all()   # a uniform 0.2 is below the threshold
 
 
@@ -211,8 +210,9 @@ def test_maskclip_and_feature_adjustment_variants_run():
 
 
 def test_official_vfm_input_reproduces_the_official_rounding():
-    """The official code normalises with rounded CLIP statistics (the preprocessor's
-    122.771 / 68.501, ...) and un-normalises for DINO with the exact ones (0.48145466 /
+    """The official code normalises with rounded CLIP statistics (its preprocessor's
+    122.771 / 68.501, ..., the config's model.clip.mean / std) and un-normalises for DINO
+    with the exact ones (0.48145466 /
     0.26862954, ...); ``official_vfm_input=True`` (a config key, off by default) does the
     same, which shifts DINO's input by ~1e-5."""
     import os.path as osp
@@ -233,18 +233,19 @@ def test_official_vfm_input_reproduces_the_official_rounding():
     for official in (False, True):
         cfg.merge_from_dict({'model.official_vfm_input': official})   # as --cfg-options
         model_cfg = cfg.model.to_dict()
-        model_cfg.update(clip=dict(arch='tiny-vit', pretrained=None), vfm=dict(TINY_VFM),
+        model_cfg.update(clip=dict(model_cfg['clip'], arch='tiny-vit', pretrained=None),
+                         vfm=dict(TINY_VFM),
                          class_names=['cat', 'dog'], templates='a photo of a {}.')
         init_default_scope('mmseg')
         model = MODELS.build(model_cfg).eval()
         vfm = model.vfm
-        # the normalised window the preprocessor gives (its rounded statistics)
-        dp = model.data_preprocessor
-        x = (rgb - dp.mean) / dp.std
+        # the CLIP tower's normalised window (the config's rounded statistics)
+        x = (rgb - torch.tensor(CLIP_MEAN)[:, None, None]) / \
+            torch.tensor(CLIP_STD)[:, None, None]
         hook = vfm.register_forward_pre_hook(
             lambda m, args, key=official: seen.update({key: (args[0] - m.mean) / m.std}))
         with torch.no_grad():
-            model.dense_features(x)
+            model.dense_features(rgb)
         hook.remove()
     # what DINO sees, written as the official code computes it:
     # Normalize(ImageNet)(UnNormalize(exact CLIP)(x))
@@ -255,3 +256,31 @@ def test_official_vfm_input_reproduces_the_official_rounding():
     shift = (official_input - exact_input).abs()
     assert 3e-6 < shift.max() < 1e-4                        # the rounding, nothing more
     assert (seen[True] - seen[False]).abs().max() > 3e-6
+
+
+def test_each_tower_normalises_the_pixels_once():
+    """The preprocessor normalises nothing (a config that makes it normalise is refused:
+    the towers would see the pixels normalised twice); the CLIP tower's input is
+    (pixels - clip.mean) / clip.std and the VFM's (pixels / 255 - ImageNet mean) /
+    ImageNet std, both from the same pixels; padding is CLIP's mean colour."""
+    with pytest.raises(ConfigError, match='normalises each tower'):
+        tiny_proxyclip(data_preprocessor=dict(type='SegDataPreProcessor', mean=CLIP_MEAN,
+                                              std=CLIP_STD, bgr_to_rgb=True))
+    with pytest.raises(ConfigError, match='clip settings'):
+        tiny_proxyclip(clip=dict(arch='tiny-vit', pretrained=None, means=CLIP_MEAN))
+    model = tiny_proxyclip()
+    torch.manual_seed(0)
+    rgb = torch.randint(0, 256, (1, 3, 56, 56)).float()
+    seen = {}
+    model.visual.conv1.register_forward_pre_hook(
+        lambda m, args: seen.update(clip=args[0].clone()))
+    model.vfm.model.patch_embed.proj.register_forward_pre_hook(
+        lambda m, args: seen.update(vfm=args[0].clone()))
+    with torch.no_grad():
+        model.dense_features(rgb)
+    mean, std = torch.tensor(CLIP_MEAN)[:, None, None], torch.tensor(CLIP_STD)[:, None, None]
+    torch.testing.assert_close(seen['clip'], (rgb - mean) / std, rtol=0, atol=1e-6)
+    imagenet = (rgb / 255 - torch.tensor([0.485, 0.456, 0.406])[:, None, None]) / \
+        torch.tensor([0.229, 0.224, 0.225])[:, None, None]
+    torch.testing.assert_close(seen['vfm'], imagenet, rtol=0, atol=1e-5)
+    torch.testing.assert_close(model.window_pad_value(), torch.tensor(CLIP_MEAN))

@@ -87,8 +87,10 @@ def resolved() -> dict[str, str]:
         'templates': same_for_all(lambda b: cfg(b).model.templates),
         'synonyms': model.text_encoder.synonyms,
         'background': background_value(),
-        'normalisation (mean / std, RGB)': f'{list(pre.mean)} / {list(pre.std)}'
-        if pre.bgr_to_rgb else 'BGR',
+        # the CLIP tower's (the preprocessor gives RGB pixels and normalises nothing)
+        'normalisation (mean / std, RGB)':
+            f'{list(cfg("voc21").model.clip.mean)} / {list(cfg("voc21").model.clip.std)}'
+            if pre.bgr_to_rgb and pre.get('mean') is None else 'BGR or normalised twice',
         'window padding': same_for_all(lambda b: str(cfg(b).model.pad_multiple)),
         'test batch size': same_for_all(lambda b: str(cfg(b).test_dataloader.batch_size)),
         'metric ignore_index, eight benchmarks':

@@ -67,12 +67,12 @@ def test_proxyclip_builds_with_a_dinov2_reg_vfm_from_a_config():
     init_default_scope('mmseg')
     model = MODELS.build(dict(
         type='ProxyCLIPSegmentor', class_names=['cat', 'dog'],
-        clip=dict(arch='tiny-vit', pretrained=None), templates='a photo of a {}.',
+        clip=dict(arch='tiny-vit', pretrained=None, mean=[122.771, 116.746, 104.094],
+                  std=[68.501, 66.632, 70.323]), templates='a photo of a {}.',
         vfm=dict(type='TimmVFM', name='dinov2-b14-reg', pretrained=None,
                  model_kwargs=dict(TINY_VIT, img_size=56)),
         slide_crop=56, slide_stride=56,
-        data_preprocessor=dict(type='SegDataPreProcessor', mean=[122.771, 116.746, 104.094],
-                               std=[68.501, 66.632, 70.323]))).eval()
+        data_preprocessor=dict(type='SegDataPreProcessor'))).eval()
     with torch.no_grad():
         out = model.predict(torch.randn(1, 3, 56, 112))[0]
     assert out.pred_sem_seg.data.shape == (1, 56, 112)

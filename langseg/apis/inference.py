@@ -4,6 +4,12 @@
     result = seg(image_rgb, 'cat; kitten, dog, sky')
     result.labels      # (H, W) int64, index into result.class_names
     result.probs       # (K, H, W) float32, per-class probability (max over synonyms)
+    seg(image_rgb, 'cat, dog', prob_thd=0.5, pamr=True)        # settings of one call
+    seg(image_rgb, 'cat, dog', options=seg.model.options.replace(tile_rows=128))
+
+The settings of a call (probability threshold, PAMR, band height, whether probabilities
+are kept) are an :class:`~langseg.models.segmentors.open_vocab.InferenceOptions` passed to
+the model's ``predict``: the model itself is never changed by them.
 
 Explicit pre- and post-processing (segment-anything style): the image is resized as the
 config's test pipeline does (short side), normalised by the model's data preprocessor, and
@@ -17,6 +23,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..models.segmentors.open_vocab import InferenceOptions, OpenVocabSegmentor
 from ..utils.errors import ConfigError, DataError
 from .image_io import DEFAULT_MAX_ASPECT, check_image_size, read_image  # noqa: F401
 
@@ -82,7 +89,8 @@ class OpenVocabularySegmenter:
         if cfg_options and isinstance(config, Config):
             cfg.merge_from_dict(cfg_options)
         init_default_scope(cfg.get('default_scope', 'mmseg'))
-        if 'set_class_names' not in dir(MODELS.get(cfg.model.type) or object):
+        model_class = MODELS.get(cfg.model.type)
+        if not (isinstance(model_class, type) and issubclass(model_class, OpenVocabSegmentor)):
             raise ConfigError(f'{cfg.model.type} cannot take new class words: expected an '
                               'open-vocabulary config such as configs/proxyclip/*.py')
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
@@ -116,36 +124,42 @@ class OpenVocabularySegmenter:
         return self.model.data_preprocessor(dict(inputs=[bgr], data_samples=[sample]),
                                             training=False)
 
+    def options_for(self, options: InferenceOptions | None = None,
+                    prob_thd: float | None = None, pamr: dict | bool | None = None,
+                    keep_probs: bool | None = None, tile_rows: int | None = None
+                    ) -> InferenceOptions:
+        """The options of one call: ``options`` (default: the config's, with
+        ``keep_probs=True``) with the keywords that are not ``None`` replaced."""
+        base = options if options is not None else \
+            self.model.options.replace(keep_probs=True)
+        changes = dict(prob_thd=prob_thd, pamr=pamr, keep_probs=keep_probs,
+                       tile_rows=tile_rows)
+        return base.replace(**{k: v for k, v in changes.items() if v is not None})
+
     @torch.no_grad()
     def __call__(self, image: np.ndarray | str, words: str | Sequence[str],
                  prob_thd: float | None = None, pamr: dict | bool | None = None,
-                 keep_probs: bool = True) -> SegmentationResult:
+                 keep_probs: bool | None = None, *, tile_rows: int | None = None,
+                 options: InferenceOptions | None = None) -> SegmentationResult:
         """Segment ``image`` (RGB array or path) into the classes named by ``words``.
 
-        ``prob_thd`` (a pixel whose best probability is below it becomes class 0) and
-        ``pamr`` (``dict(num_iter, dilations)``, ``False`` for none) override the config's
-        for this call; ``keep_probs=False`` returns no probabilities (``probs`` is
-        ``None``): the post-processing then holds only bands of the full-size scores, the
-        path for very large images."""
+        The settings of this call are ``options`` (default: the config's, probabilities
+        kept) with the keywords given replaced: ``prob_thd`` (a pixel whose best
+        probability is below it becomes class 0), ``pamr`` (``dict(num_iter, dilations)``,
+        ``True`` for NACLIP's setting, ``False`` for none), ``tile_rows`` and
+        ``keep_probs`` (``False``: no probabilities, ``probs`` is ``None``; the
+        post-processing then holds only bands of the full-size scores, the path for very
+        large images). They are passed to the model's ``predict``; the model's attributes
+        are not touched (the vocabulary is the model's: it is set to ``words``)."""
         if isinstance(image, str):
             image = read_image(image, self.max_side, None, self.max_aspect)
         classes = parse_class_words(words)
+        opts = self.options_for(options, prob_thd, pamr, keep_probs, tile_rows)
         model = self.model
-        saved = (model.prob_thd, model.pamr, model.keep_probs)
-        try:
-            if prob_thd is not None:
-                model.prob_thd = float(prob_thd)
-            if pamr is not None:
-                from ..models.layers.pamr import PAMR_DEFAULT
-                model.pamr = (dict(PAMR_DEFAULT) if pamr is True
-                              else (dict(pamr) if pamr else None))
-            model.keep_probs = bool(keep_probs)
-            model.set_class_names(classes)
-            batch = self.preprocess(image)
-            batch['inputs'] = batch['inputs'].to(self.device)
-            sample = model.predict(batch['inputs'], batch['data_samples'])[0]
-        finally:
-            model.prob_thd, model.pamr, model.keep_probs = saved
+        model.set_class_names(classes)
+        batch = self.preprocess(image)
+        batch['inputs'] = batch['inputs'].to(self.device)
+        sample = model.predict(batch['inputs'], batch['data_samples'], options=opts)[0]
         probs = sample.seg_logits.data.float().cpu().numpy() if 'seg_logits' in sample \
             else None
         return SegmentationResult(labels=sample.pred_sem_seg.data[0].cpu().numpy(),

@@ -16,7 +16,10 @@ JSON on the API), an image over the size bounds (checked on its header before an
 decoded: a decompression bomb costs no memory; see :mod:`langseg.apis.image_io`), a wrong
 method on the API (405, JSON), no words, a threshold that is not a number in [0, 1], an unknown VFM
 or example) is answered with one message (HTML-escaped on the page, as everything the user
-typed) and the server keeps serving. Requests run one at a time through the model (a lock);
+typed) and the server keeps serving. A request is checked (:func:`validate_request`),
+segmented (:func:`run_request`: the threshold and PAMR are arguments of the call, never
+written into the model) and drawn (:func:`render_result`). Requests run one at a time
+through the model (a lock: the vocabulary, the request's words, is the model's);
 the server itself is threaded, so a slow request never blocks the page or ``/health``;
 images are decoded outside the lock, and the aspect-ratio bound keeps any one request
 short (a 1 x 4000 image would otherwise be resized to 336 x 1,344,000 and hold the lock
@@ -90,25 +93,113 @@ def _png_uri(image: np.ndarray) -> str:
     return 'data:image/png;base64,' + base64.b64encode(png.tobytes()).decode()
 
 
+def _form_values(form, settings: WebSettings) -> dict:
+    """The form's words, VFM, threshold (text) and PAMR switch, with the page's defaults."""
+    return dict(words=form.get('words', ''), vfm=form.get('vfm', settings.vfms[0]),
+                threshold=form.get('threshold', '' if settings.threshold is None
+                                   else str(settings.threshold)),
+                pamr=form.get('pamr') == 'on')
+
+
+@dataclass
+class SegmentRequest:
+    """A checked request: the image, its name, the classes and the call's settings."""
+
+    image: np.ndarray
+    name: str
+    classes: list[str]
+    vfm: str
+    prob_thd: float | None
+    pamr: bool
+    values: dict
+
+
+def _request_image(form, files, settings: WebSettings) -> tuple[np.ndarray, str]:
+    """The chosen example or the uploaded image (its header checked against the bounds
+    before anything is decoded), and its name."""
+    from .image_io import read_image
+    example = form.get('example') or ''
+    if example:
+        if example not in settings.examples:
+            raise LangsegError(f'no example {example!r}: expected one of '
+                               f'{", ".join(settings.examples) or "none"}')
+        return settings.examples[example], example
+    upload = files.get('image')
+    data = upload.read() if upload is not None else b''
+    if upload is None or (not data and not upload.filename):
+        raise LangsegError('no image was uploaded: choose an image file or an example')
+    if not data:
+        raise LangsegError(f'the file {upload.filename} is empty (0 bytes): expected a '
+                           'JPEG, PNG, BMP or WebP image')
+    image = read_image(data, max_side=settings.max_side, max_aspect=settings.max_aspect)
+    return image, upload.filename or 'upload'
+
+
+def _threshold(text: str) -> float | None:
+    """The threshold field: empty (the model's), or a number in [0, 1]."""
+    if not text.strip():
+        return None
+    try:
+        threshold = float(text)
+    except ValueError:
+        threshold = -1.0
+    if not 0.0 <= threshold <= 1.0:
+        raise LangsegError(f'threshold {text!r}: expected a number between 0 and 1')
+    return threshold
+
+
+def validate_request(form, files, settings: WebSettings) -> SegmentRequest:
+    """Check a request (image, words, VFM, threshold, in this order): one
+    :class:`~langseg.utils.errors.LangsegError` for the first thing wrong."""
+    from .inference import parse_class_words
+    values = _form_values(form, settings)
+    image, name = _request_image(form, files, settings)
+    classes = parse_class_words(values['words'])
+    if values['vfm'] not in settings.vfms:
+        raise LangsegError(f'unknown VFM {values["vfm"]!r}: expected one of '
+                           f'{", ".join(settings.vfms)}')
+    return SegmentRequest(image=image, name=name, classes=classes, vfm=values['vfm'],
+                          prob_thd=_threshold(values['threshold']), pamr=values['pamr'],
+                          values=values)
+
+
+def run_request(req: SegmentRequest, segmenter_for: Callable[[str], object],
+                lock: threading.Lock):
+    """Segment a checked request with the VFM it names. The call's settings are
+    arguments of the segmenter; the lock is held because the vocabulary (the request's
+    words) is the model's."""
+    with lock:
+        segmenter = segmenter_for(req.vfm)
+        return segmenter(req.image, req.classes, prob_thd=req.prob_thd, pamr=req.pamr)
+
+
+def render_result(req: SegmentRequest, result) -> dict:
+    """The overlay (PNG data URI), class areas and sizes for the page and the API."""
+    from .visualize import class_areas, overlay_with_legend
+    canvas = overlay_with_legend(req.image, result.labels, result.class_names)
+    return dict(name=req.name, uri=_png_uri(canvas),
+                areas=class_areas(result.labels, result.class_names),
+                width=int(req.image.shape[1]), height=int(req.image.shape[0]),
+                classes=list(result.class_names), values=req.values)
+
+
+def _api_json(result: dict) -> dict:
+    return dict(classes=result['classes'], width=result['width'], height=result['height'],
+                areas=[dict(**{'class': n}, fraction=f) for n, f in result['areas']],
+                overlay_png_base64=result['uri'].split(',', 1)[1])
+
+
 def create_app(segmenter_for: Callable[[str], object], settings: WebSettings):
     """The Flask app. ``segmenter_for(vfm)`` returns an ``OpenVocabularySegmenter`` for a
-    name of ``settings.vfms`` (built lazily and kept by the caller)."""
+    name of ``settings.vfms`` (built lazily and kept by the caller). The routes call
+    :func:`validate_request`, :func:`run_request` and :func:`render_result`."""
     from flask import Flask, jsonify, render_template_string, request
     from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
-
-    from . import class_areas, overlay_with_legend, parse_class_words, read_image
 
     app = Flask('langseg-webdemo')
     app.config['MAX_CONTENT_LENGTH'] = int(settings.max_upload_mb * 2**20)
     lock = threading.Lock()
     examples = {name: _png_uri(img) for name, img in settings.examples.items()}
-
-    def form_values() -> dict:
-        return dict(words=request.form.get('words', ''),
-                    vfm=request.form.get('vfm', settings.vfms[0]),
-                    threshold=request.form.get('threshold', '' if settings.threshold is None
-                                               else str(settings.threshold)),
-                    pamr=request.form.get('pamr') == 'on')
 
     def page(status: int = 200, **values):
         values = dict(dict(words='', vfm=settings.vfms[0], pamr=False, error=None,
@@ -121,48 +212,8 @@ def create_app(segmenter_for: Callable[[str], object], settings: WebSettings):
 
     def segment() -> dict:
         """Validate the request and segment it: the result for the page and the API."""
-        values = form_values()
-        example = request.form.get('example') or ''
-        upload = request.files.get('image')
-        if example:
-            if example not in settings.examples:
-                raise LangsegError(f'no example {example!r}: expected one of '
-                                   f'{", ".join(settings.examples) or "none"}')
-            image, name = settings.examples[example], example
-        else:
-            data = upload.read() if upload is not None else b''
-            if upload is None or (not data and not upload.filename):
-                raise LangsegError('no image was uploaded: choose an image file or an '
-                                   'example')
-            if not data:
-                raise LangsegError(f'the file {upload.filename} is empty (0 bytes): '
-                                   'expected a JPEG, PNG, BMP or WebP image')
-            # the header is checked against the bounds before anything is decoded
-            image = read_image(data, max_side=settings.max_side,
-                               max_aspect=settings.max_aspect)
-            name = upload.filename or 'upload'
-        classes = parse_class_words(values['words'])
-        if values['vfm'] not in settings.vfms:
-            raise LangsegError(f'unknown VFM {values["vfm"]!r}: expected one of '
-                               f'{", ".join(settings.vfms)}')
-        threshold = None
-        if values['threshold'].strip():
-            try:
-                threshold = float(values['threshold'])
-            except ValueError:
-                threshold = -1.0
-            if not 0.0 <= threshold <= 1.0:
-                raise LangsegError(f'threshold {values["threshold"]!r}: expected a number '
-                                   'between 0 and 1')
-        with lock:
-            segmenter = segmenter_for(values['vfm'])
-            result = segmenter(image, classes, prob_thd=threshold,
-                               pamr=bool(values['pamr']))
-        canvas = overlay_with_legend(image, result.labels, result.class_names)
-        return dict(name=name, uri=_png_uri(canvas),
-                    areas=class_areas(result.labels, result.class_names),
-                    width=int(image.shape[1]), height=int(image.shape[0]),
-                    classes=list(result.class_names), values=values)
+        req = validate_request(request.form, request.files, settings)
+        return render_result(req, run_request(req, segmenter_for, lock))
 
     @app.get('/')
     def index():
@@ -179,11 +230,12 @@ def create_app(segmenter_for: Callable[[str], object], settings: WebSettings):
         except HTTPException:  # 413 and the like: answered by their handlers
             raise
         except LangsegError as exc:
-            return page(400, error=one_line(exc), **_keep(form_values()))
+            return page(400, error=one_line(exc), **_keep(_form_values(request.form,
+                                                                       settings)))
         except Exception as exc:  # a bug: say so on the page, keep serving
             app.logger.exception('segmentation failed')
             return page(500, error=f'internal error: {type(exc).__name__}: {exc}',
-                        **_keep(form_values()))
+                        **_keep(_form_values(request.form, settings)))
         return page(result=result, **_keep(result['values']))
 
     @app.post('/api/segment')
@@ -197,10 +249,7 @@ def create_app(segmenter_for: Callable[[str], object], settings: WebSettings):
         except Exception as exc:
             app.logger.exception('segmentation failed')
             return jsonify(error=f'internal error: {type(exc).__name__}: {exc}'), 500
-        return jsonify(classes=result['classes'], width=result['width'],
-                       height=result['height'],
-                       areas=[dict(**{'class': n}, fraction=f) for n, f in result['areas']],
-                       overlay_png_base64=result['uri'].split(',', 1)[1])
+        return jsonify(**_api_json(result))
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_exc):
@@ -233,4 +282,5 @@ def _keep(values: dict) -> dict:
                 pamr=values['pamr'])
 
 
-__all__ = ['PAGE', 'WebSettings', 'create_app']
+__all__ = ['PAGE', 'SegmentRequest', 'WebSettings', 'create_app', 'render_result',
+           'run_request', 'validate_request']

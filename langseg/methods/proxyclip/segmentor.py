@@ -12,9 +12,16 @@ multiple of 56, ``softmax(40 s)`` over all queries, the max over each class's sy
 (github.com/mc-lan/ProxyCLIP) decides (docs/methods/proxyclip.md lists each fact and its
 test), without the official code's limits: any batch and image size, any crop shape, the
 proxy-attention mean per image and a guard against all-masked rows, no per-window cache
-clearing; autocast (fp16 or bf16) on CUDA, fp32 on CPU. The VFM sees the exact pixels,
-where the official code un-normalises with exact CLIP statistics what its preprocessor
-normalised with rounded ones (``official_vfm_input=True`` does the same).
+clearing; autocast (fp16 or bf16) on CUDA, fp32 on CPU.
+
+Input: RGB pixels in [0, 255] (the data preprocessor converts BGR to RGB and pads, and
+normalises nothing); each tower normalises them once, itself: CLIP with ``clip['mean']``
+/ ``clip['std']`` (the configs: the official preprocessor's rounded OpenAI statistics),
+the VFM with its weights' (ImageNet's for DINO). Windows are padded with CLIP's mean
+colour, which is the official code's zero padding of the normalised window. The VFM so
+sees the exact pixels, where the official code un-normalises with exact CLIP statistics
+what its preprocessor normalised with rounded ones (``official_vfm_input=True`` does the
+same).
 
 Variants in the same module: ``attention='maskclip'`` (value-only last block, no VFM: the
 MaskCLIP baseline, Zhou et al., "Extract Free Dense Labels from CLIP", ECCV 2022,
@@ -43,6 +50,29 @@ from ...utils.errors import ConfigError
 from ...utils.precision import PRECISIONS, autocast_for, resolve_precision
 
 ATTENTIONS = ('proxy', 'maskclip')
+
+
+def clip_statistics(arch: str, pretrained: str | None, mean=None, std=None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The CLIP tower's input normalisation (1, 3, 1, 1) in [0, 255] units: ``mean`` /
+    ``std`` when given, else open_clip's for the weights' tag (``get_pretrained_cfg``),
+    else OpenAI's."""
+    import open_clip
+    cfg = {}
+    if mean is None or std is None:
+        try:
+            cfg = open_clip.get_pretrained_cfg(arch, pretrained) if pretrained else {}
+        except Exception:  # noqa: BLE001  - a local weights file has no tag
+            cfg = {}
+    values = []
+    for given, key, default in ((mean, 'mean', OPENAI_DATASET_MEAN),
+                                (std, 'std', OPENAI_DATASET_STD)):
+        if given is None:
+            given = [255 * v for v in (cfg.get(key) or default)]
+        if len(given) != 3:
+            raise ConfigError(f'clip.{key} {list(given)}: expected 3 values (RGB, 0-255)')
+        values.append(torch.tensor([float(v) for v in given]).view(1, 3, 1, 1))
+    return values[0], values[1]
 
 
 def check_dense_clip_tower(visual: torch.nn.Module, arch) -> None:
@@ -77,7 +107,9 @@ class ProxyCLIPSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
             words for class 0) or a dataset key.
         clip: ``dict(arch='ViT-B-16', pretrained='openai')``: any open_clip ViT; an optional
             ``quick_gelu=True/False`` names the towers' activation (``None``: decided from
-            the weights, then the architecture; ``langseg.models.clip.loading``).
+            the weights, then the architecture; ``langseg.models.clip.loading``); optional
+            ``mean``/``std``: the CLIP tower's input normalisation in [0, 255] units
+            (default: open_clip's for the weights' tag, else OpenAI's).
         vfm: VFM config (``TimmVFM``, ``ModuleLayerVFM``); unused with 'maskclip'.
         attention: ``'proxy'`` or ``'maskclip'``.
         beta, gamma: proxy-attention constants (1.2, 3.0).
@@ -100,11 +132,15 @@ class ProxyCLIPSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
         pamr, tile_rows, keep_probs: the shared post-processing
             (``langseg.models.segmentors.open_vocab``): optional PAMR, banded resize,
             whether the class probabilities are kept.
-        official_vfm_input: undo the data preprocessor's normalisation for the VFM with
-            OpenAI's exact CLIP statistics (0.48145466, ...) / (0.26862954, ...), as the
-            official code does, although its preprocessor normalised with rounded ones
-            (122.771, ...) / (68.501, ...): DINO then sees the pixels shifted by up to
-            1.6e-5 of its normalised input. Off (default): the exact pixels.
+        official_vfm_input: give the VFM what the official code gives it: the CLIP-
+            normalised window un-normalised with OpenAI's exact CLIP statistics
+            (0.48145466, ...) / (0.26862954, ...), although it was normalised with the
+            rounded ones of ``clip['mean']``/``clip['std']`` (122.771, ...) / (68.501,
+            ...): DINO then sees the pixels shifted by up to 1.6e-5 of its normalised
+            input. Off (default): the exact pixels.
+        data_preprocessor: mmseg's ``SegDataPreProcessor`` with ``bgr_to_rgb`` and no
+            ``mean``/``std`` (each tower normalises its input itself; a preprocessor that
+            normalises is refused).
     """
 
     training_free = True
@@ -126,6 +162,13 @@ class ProxyCLIPSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
                  train_cfg: dict | None = None, pretrained: str | None = None) -> None:
         check_mmseg_build_args(type(self).__name__, train_cfg, pretrained,
                                'clip.pretrained and vfm')
+        if data_preprocessor is not None and (data_preprocessor.get('mean') is not None
+                                              or data_preprocessor.get('std') is not None):
+            raise ConfigError(
+                f'{type(self).__name__} normalises each tower\'s input itself: set the CLIP '
+                "statistics as model.clip.mean / model.clip.std and leave "
+                'model.data_preprocessor.mean / std unset (the preprocessor keeps '
+                'bgr_to_rgb and padding)')
         super().__init__(slide_crop=slide_crop, slide_stride=slide_stride,
                          pad_multiple=pad_multiple, window_batch_size=window_batch_size,
                          logit_scale=logit_scale, prob_thd=prob_thd,
@@ -138,7 +181,15 @@ class ProxyCLIPSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
                 raise ConfigError(f'precision {value!r}: expected one of '
                                   f'{", ".join(PRECISIONS)}')
         clip = dict(arch='ViT-B-16', pretrained='openai') if clip is None else dict(clip)
+        unknown = set(clip) - {'arch', 'pretrained', 'quick_gelu', 'mean', 'std'}
+        if unknown:
+            raise ConfigError(f'clip settings {sorted(unknown)} are unknown: expected arch, '
+                              'pretrained, quick_gelu, mean, std')
         self.clip_arch, self.clip_pretrained = clip['arch'], clip.get('pretrained')
+        mean, std = clip_statistics(self.clip_arch, self.clip_pretrained, clip.get('mean'),
+                                    clip.get('std'))
+        self.register_buffer('clip_mean', mean, persistent=False)
+        self.register_buffer('clip_std', std, persistent=False)
         if is_resnet(get_clip_config(self.clip_arch)):
             raise ConfigError(f'ProxyCLIP needs a CLIP ViT, got {self.clip_arch!r}')
         self.visual = build_visual_tower(self.clip_arch, self.clip_pretrained,
@@ -206,16 +257,29 @@ class ProxyCLIPSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
                                   'the CLIP image encoder')
 
     # ---------------------------------------------------------------- dense features
-    def _rgb(self, x: torch.Tensor) -> torch.Tensor:
-        """Undo the data preprocessor's normalisation: RGB in [0, 255] (the VFM's input);
-        with ``official_vfm_input`` by OpenAI's exact CLIP statistics, as the official
-        code's ``UnNormalize`` (a preprocessor of rounded statistics makes that a shift)."""
-        if self.official_vfm_input:
-            mean = x.new_tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
-            std = x.new_tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1)
-            return (x * std + mean) * 255
-        dp = self.data_preprocessor
-        return x * dp.std.to(x) + dp.mean.to(x)
+    def window_pad_value(self) -> torch.Tensor:
+        """CLIP's mean colour: zero after CLIP's normalisation, as the official code pads
+        its normalised windows."""
+        return self.clip_mean.flatten()
+
+    def clip_normalise(self, rgb: torch.Tensor) -> torch.Tensor:
+        """RGB pixels (..., 3, H, W) in [0, 255] -> the CLIP tower's input."""
+        return (rgb - self.clip_mean.to(rgb).view(3, 1, 1)) / \
+            self.clip_std.to(rgb).view(3, 1, 1)
+
+    def pamr_guide(self, image: torch.Tensor) -> torch.Tensor:
+        """PAMR is guided by CLIP's normalised view of the image (PAMR's affinities are
+        invariant to a per-channel scale and shift up to rounding; this view keeps the
+        numbers of the PAMR configs, whose guide was the preprocessor's normalised
+        image)."""
+        return self.clip_normalise(image)
+
+    def _official_vfm_pixels(self, clip_input: torch.Tensor) -> torch.Tensor:
+        """What the official code gives DINO: the CLIP-normalised window un-normalised
+        with OpenAI's exact CLIP statistics (its ``UnNormalize``), in [0, 255]."""
+        mean = clip_input.new_tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
+        std = clip_input.new_tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1)
+        return (clip_input * std + mean) * 255
 
     def _towers(self, device: torch.device) -> tuple[torch.nn.Module, torch.nn.Module | None]:
         """The image towers to run: the fp32 ones, or (bf16 on a CPU) bf16 copies of them
@@ -234,12 +298,15 @@ class ProxyCLIPSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
             self._bf16_towers = (key, visual, vfm)
         return self._bf16_towers[1], self._bf16_towers[2]
 
-    def dense_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalised windows (B, 3, H, W) -> l2-normalised CLIP embeddings (B, E, h, w)
-        on the VFM grid (proxy) or CLIP's grid (maskclip)."""
-        visual, vfm = self._towers(x.device)
-        rgb = self._rgb(x)
-        x = x.to(visual.conv1.weight.dtype)
+    def dense_features(self, rgb: torch.Tensor) -> torch.Tensor:
+        """RGB windows (B, 3, H, W) in [0, 255] -> l2-normalised CLIP embeddings
+        (B, E, h, w) on the VFM grid (proxy) or CLIP's grid (maskclip). Each tower
+        normalises the pixels itself: CLIP here, the VFM in its forward."""
+        visual, vfm = self._towers(rgb.device)
+        clip_input = self.clip_normalise(rgb)
+        if self.official_vfm_input:
+            rgb = self._official_vfm_pixels(clip_input)
+        x = clip_input.to(visual.conv1.weight.dtype)
         tokens, grid = embed_vit_tokens(visual, x, self.pos_interp)
         blocks = visual.transformer.resblocks
         for block in blocks[:-1]:

@@ -9,8 +9,10 @@ query). Everything around it lives here, explicit pre- and post-processing
    resized to ``short_side`` (bilinear);
 2. **windows** (:class:`SlidingWindows`): mmseg's sliding-window rule
    ``n = max(size - crop + stride - 1, 0) // stride + 1`` per axis with the last window
-   shifted back inside; each window zero-padded symmetrically to a multiple of
-   ``pad_multiple`` (ProxyCLIP's 56; 0: none) and the padding cut from its scores; the
+   shifted back inside; each window padded symmetrically to a multiple of
+   ``pad_multiple`` (ProxyCLIP's 56; 0: none) with the method's
+   :meth:`~OpenVocabSegmentor.window_pad_value` (zeros unless it says otherwise;
+   ProxyCLIP: CLIP's mean colour) and the padding cut from its scores; the
    windows of *all* images of the batch grouped by shape and scored ``window_batch_size``
    at a time; per image the scores are summed and divided by the count map;
 3. **post** (:meth:`OpenVocabSegmentor.postprocess`): bilinear resize to ``ori_shape``;
@@ -23,6 +25,9 @@ query). Everything around it lives here, explicit pre- and post-processing
    after it run on bands of ``tile_rows`` output rows (bilinear by ``grid_sample``, equal
    to the whole resize), so a 4000 x 3000 image never holds its Q x H x W logits at once;
    ``keep_probs=False`` also skips the K x H x W probabilities (only the labels are kept).
+   These four settings are an :class:`InferenceOptions` (a frozen dataclass): the config's
+   are the model's :attr:`~OpenVocabSegmentor.options`, and ``predict(inputs,
+   data_samples, options=...)`` takes others for one call without changing the model.
 
 ``tensor`` mode (:meth:`_forward`, what ``tools/get_flops.py`` traces) is the real graph of
 one window: the whole input padded to ``pad_multiple``, the method's window scores
@@ -43,8 +48,8 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-
-from typing import Callable, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -53,6 +58,64 @@ from mmseg.models.segmentors.base import BaseSegmentor
 
 from ...utils.errors import ConfigError, LangsegError
 from ..layers.pamr import PAMR_DEFAULT, pamr
+
+
+def _pamr_settings(pamr: dict | bool | None) -> dict | None:
+    """``None``/``False`` (none), ``True`` (:data:`PAMR_DEFAULT`) or ``dict(num_iter,
+    dilations)`` (missing keys from :data:`PAMR_DEFAULT`) -> a checked dict or ``None``."""
+    if pamr is None or pamr is False:
+        return None
+    if pamr is True:   # NACLIP's setting (models/layers/pamr.py)
+        pamr = dict(PAMR_DEFAULT)
+    if not isinstance(pamr, dict):
+        raise ConfigError(f'pamr {pamr!r}: expected None, True or dict(num_iter, dilations)')
+    unknown = set(pamr) - {'num_iter', 'dilations'}
+    if unknown:
+        raise ConfigError(f'pamr settings {sorted(unknown)} are unknown: expected '
+                          'num_iter, dilations')
+    return dict(num_iter=int(pamr.get('num_iter', PAMR_DEFAULT['num_iter'])),
+                dilations=tuple(int(d) for d in pamr.get('dilations',
+                                                         PAMR_DEFAULT['dilations'])))
+
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    """The post-processing settings of one prediction, an argument of
+    :meth:`OpenVocabSegmentor.predict` (never written into the model: one model serves
+    calls with different options, from several threads). A model's own
+    (:attr:`OpenVocabSegmentor.options`) come from its config; :meth:`replace` gives a
+    copy with some changed (``model.options.replace(prob_thd=0.5)``).
+
+    Args:
+        prob_thd: pixels whose best class probability is below it become class 0.
+        pamr: PAMR refinement: ``None``/``False`` (none), ``True`` (:data:`PAMR_DEFAULT`)
+            or ``dict(num_iter=..., dilations=...)``; stored as a checked dict or ``None``.
+        tile_rows: output rows per band of the post-processing (a memory bound; at
+            least 1).
+        keep_probs: keep the class probabilities as ``seg_logits`` (else only labels).
+    """
+
+    prob_thd: float = 0.0
+    pamr: dict | None = field(default=None, hash=False)
+    tile_rows: int = 512
+    keep_probs: bool = True
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__   # frozen: the checked values are set once, here
+        set_(self, 'prob_thd', float(self.prob_thd))
+        set_(self, 'pamr', _pamr_settings(self.pamr))
+        set_(self, 'tile_rows', max(1, int(self.tile_rows)))
+        set_(self, 'keep_probs', bool(self.keep_probs))
+
+    def replace(self, **changes: Any) -> 'InferenceOptions':
+        """A copy with ``changes`` (checked as in the constructor); the fields left out
+        keep their values."""
+        names = {f.name for f in fields(self)}
+        unknown = set(changes) - names
+        if unknown:
+            raise ConfigError(f'unknown inference options {sorted(unknown)}: expected '
+                              f'{", ".join(sorted(names))}')
+        return replace(self, **changes)
 
 
 def window_starts(size: int, crop: int, stride: int) -> list[int]:
@@ -68,6 +131,23 @@ def symmetric_padding(h: int, w: int, multiple: int) -> tuple[int, int, int, int
         return 0, 0, 0, 0
     ph, pw = (-h) % multiple, (-w) % multiple
     return pw // 2, pw - pw // 2, ph // 2, ph - ph // 2
+
+
+def pad_windows(x: torch.Tensor, padding: tuple[int, int, int, int],
+                value: torch.Tensor | None = None) -> torch.Tensor:
+    """``x`` (B, C, h, w) padded by (left, right, top, bottom) with ``value``: ``None``
+    (zeros) or one value a channel (a tensor of C elements), written, not added, so the
+    image's pixels are copied unchanged."""
+    left, right, top, bottom = padding
+    if not (left or right or top or bottom):
+        return x
+    if value is None:
+        return F.pad(x, (left, right, top, bottom))
+    b, c, h, w = x.shape
+    out = value.to(x).reshape(1, c, 1, 1).expand(b, c, h + top + bottom,
+                                                 w + left + right).clone()
+    out[:, :, top:top + h, left:left + w] = x
+    return out
 
 
 def _pair(value: int | Sequence[int]) -> tuple[int, int]:
@@ -103,8 +183,10 @@ class SlidingWindows:
                 for y in window_starts(h, ch, sh) for x in window_starts(w, cw, sw)]
 
     def __call__(self, images: Sequence[torch.Tensor],
-                 score: Callable[[torch.Tensor], torch.Tensor]) -> list[torch.Tensor]:
-        """Window-averaged scores (Q, H_i, W_i) of each image (3, H_i, W_i)."""
+                 score: Callable[[torch.Tensor], torch.Tensor],
+                 pad_value: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Window-averaged scores (Q, H_i, W_i) of each image (3, H_i, W_i); windows are
+        padded with ``pad_value`` (one value a channel; ``None``: zeros)."""
         jobs: dict[tuple[int, int], list] = {}
         for idx, img in enumerate(images):
             for box in self.boxes(*img.shape[-2:]):
@@ -120,8 +202,7 @@ class SlidingWindows:
                 chunk = items[start:start + batch_size]
                 crops = torch.stack([images[i][:, y1:y2, x1:x2]
                                      for i, (y1, y2, x1, x2) in chunk])
-                if left or right or top or bottom:
-                    crops = F.pad(crops, (left, right, top, bottom))
+                crops = pad_windows(crops, (left, right, top, bottom), pad_value)
                 scores = score(crops).float()[:, :, top:top + wh, left:left + ww]
                 for (i, (y1, y2, x1, x2)), s in zip(chunk, scores):
                     if sums[i] is None:
@@ -151,7 +232,8 @@ class OpenVocabSegmentor(BaseSegmentor):
 
     Args:
         slide_crop, slide_stride: sliding windows (int or (h, w)).
-        pad_multiple: windows are zero-padded to a multiple of this (0: none).
+        pad_multiple: windows are padded to a multiple of this (0: none), with
+            :meth:`window_pad_value`.
         window_batch_size: windows per forward (int or ``'auto'``).
         short_side: resize each image to this short side first (``None``: as given; the
             configs usually resize in the data pipeline).
@@ -161,6 +243,9 @@ class OpenVocabSegmentor(BaseSegmentor):
         pamr: PAMR settings (``dict(num_iter=10, dilations=(8, 16))``) or ``None``.
         tile_rows: output rows per band of the post-processing (memory bound).
         keep_probs: store the class probabilities as ``seg_logits`` (else only labels).
+            ``prob_thd``, ``pamr``, ``tile_rows`` and ``keep_probs`` form the model's
+            :attr:`options` (an :class:`InferenceOptions`, read-only); :meth:`predict`
+            takes other ones for one call as its ``options`` argument.
         data_preprocessor, init_cfg: as for mmseg's segmentors.
 
     Subclasses implement :meth:`window_logits` and the vocabulary (:attr:`class_names`,
@@ -177,22 +262,41 @@ class OpenVocabSegmentor(BaseSegmentor):
                  pamr: dict | None = None, tile_rows: int = 512, keep_probs: bool = True,
                  data_preprocessor: dict | None = None, init_cfg: dict | None = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if pamr is not None:
-            unknown = set(pamr) - {'num_iter', 'dilations'}
-            if unknown:
-                raise ConfigError(f'pamr settings {sorted(unknown)} are unknown: expected '
-                                  'num_iter, dilations')
-            pamr = dict(PAMR_DEFAULT, **pamr)
-            pamr = dict(num_iter=int(pamr['num_iter']),
-                        dilations=tuple(int(d) for d in pamr['dilations']))
-        self.pamr = pamr
-        self.tile_rows = max(1, int(tile_rows))
-        self.keep_probs = bool(keep_probs)
+        self._options = InferenceOptions(prob_thd=prob_thd, pamr=pamr, tile_rows=tile_rows,
+                                         keep_probs=keep_probs)
         self.windows = SlidingWindows(slide_crop, slide_stride, pad_multiple,
                                       window_batch_size)
         self.short_side = int(short_side) if short_side else None
         self.logit_scale_post = None if logit_scale is None else float(logit_scale)
-        self.prob_thd = float(prob_thd)
+
+    # ------------------------------------------------------------- inference options
+    @property
+    def options(self) -> InferenceOptions:
+        """The config's post-processing settings: what :meth:`predict` uses when it is
+        given none (read-only; pass ``options=model.options.replace(...)`` to change them
+        for one call)."""
+        return self._options
+
+    @property
+    def prob_thd(self) -> float:
+        """The config's probability threshold (``options.prob_thd``)."""
+        return self._options.prob_thd
+
+    @property
+    def pamr(self) -> dict | None:
+        """The config's PAMR settings (a copy of ``options.pamr``)."""
+        pamr = self._options.pamr
+        return None if pamr is None else dict(pamr)
+
+    @property
+    def tile_rows(self) -> int:
+        """The config's band height (``options.tile_rows``)."""
+        return self._options.tile_rows
+
+    @property
+    def keep_probs(self) -> bool:
+        """Whether the config keeps the probabilities (``options.keep_probs``)."""
+        return self._options.keep_probs
 
     # ------------------------------------------------------------ method interface
     @abstractmethod
@@ -214,6 +318,16 @@ class OpenVocabSegmentor(BaseSegmentor):
 
     def encode_vocabulary(self) -> None:
         """Compute (or fetch the cached) text side once, before the windows."""
+
+    def pamr_guide(self, image: torch.Tensor) -> torch.Tensor:
+        """The image (3, H, W) PAMR's affinities are computed on: the model's input as
+        it is (a method whose towers normalise their input may give a normalised view)."""
+        return image
+
+    def window_pad_value(self) -> torch.Tensor | None:
+        """The colour windows are padded with (one value a channel of the input), or
+        ``None`` for zeros."""
+        return None
 
     @property
     def num_classes(self) -> int:
@@ -273,13 +387,15 @@ class OpenVocabSegmentor(BaseSegmentor):
         (the short-side resize undone)."""
         self.encode_vocabulary()
         resized = [self._resized(img) for img in images]
-        out = self.windows(resized, self.window_logits)
+        out = self.windows(resized, self.window_logits, self.window_pad_value())
         return [o if o.shape[-2:] == img.shape[-2:] else
                 F.interpolate(o[None], size=img.shape[-2:], mode='bilinear',
                               align_corners=False)[0] for o, img in zip(out, images)]
 
-    def _classify(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scores (Q, h, w) at the output size -> class scores (K, h, w), labels (h, w)."""
+    def _classify(self, logits: torch.Tensor, prob_thd: float
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores (Q, h, w) at the output size -> class scores (K, h, w), labels (h, w)
+        (pixels whose best probability is below ``prob_thd``: class 0)."""
         probs = logits if self.logit_scale_post is None else \
             torch.softmax(logits * self.logit_scale_post, dim=0)
         owner = self.query_to_class()
@@ -288,46 +404,53 @@ class OpenVocabSegmentor(BaseSegmentor):
             index = owner.to(probs.device)[:, None, None].expand_as(probs)
             probs = merged.scatter_reduce(0, index, probs, reduce='amax', include_self=True)
         best, labels = probs.max(dim=0)
-        if self.prob_thd > 0:
-            labels[best < self.prob_thd] = 0
+        if prob_thd > 0:
+            labels[best < prob_thd] = 0
         return probs, labels
 
     def postprocess(self, logits: torch.Tensor, size: Sequence[int],
-                    image: torch.Tensor | None = None
+                    image: torch.Tensor | None = None,
+                    options: InferenceOptions | None = None
                     ) -> tuple[torch.Tensor | None, torch.Tensor]:
         """Merged scores (Q, h, w) -> class scores (K, H, W) at ``size`` (``None`` with
-        ``keep_probs=False``) and the labels (H, W): resize, PAMR on ``image`` (its
-        normalised pixels, any size), scaled softmax, synonym max, argmax, threshold."""
+        ``keep_probs=False``) and the labels (H, W): resize, PAMR guided by ``image`` (the
+        model's input, any size, as :meth:`pamr_guide` gives it), scaled softmax, synonym
+        max, argmax, threshold.
+        ``options``: the settings of this call (``None``: :attr:`options`)."""
+        opts = self._options if options is None else options
         size = tuple(int(s) for s in size)
-        if self.pamr is not None and image is not None:
+        if opts.pamr is not None and image is not None:
             full = F.interpolate(logits[None], size=size, mode='bilinear',
                                  align_corners=False)
-            guide = F.interpolate(image[None].float(), size=size, mode='bilinear',
-                                  align_corners=False)
-            probs, labels = self._classify(pamr(guide, full, **self.pamr)[0])
-            return (probs if self.keep_probs else None), labels
+            guide = F.interpolate(self.pamr_guide(image)[None].float(), size=size,
+                                  mode='bilinear', align_corners=False)
+            probs, labels = self._classify(pamr(guide, full, **opts.pamr)[0], opts.prob_thd)
+            return (probs if opts.keep_probs else None), labels
         h, w = size
         labels = torch.empty(h, w, dtype=torch.long, device=logits.device)
         probs = None
         xs = (torch.arange(w, device=logits.device, dtype=torch.float32) + 0.5) / w * 2 - 1
-        for top in range(0, h, self.tile_rows):
-            rows = torch.arange(top, min(top + self.tile_rows, h), device=logits.device,
+        for top in range(0, h, opts.tile_rows):
+            rows = torch.arange(top, min(top + opts.tile_rows, h), device=logits.device,
                                 dtype=torch.float32)
             ys = (rows + 0.5) / h * 2 - 1
             grid = torch.stack(torch.meshgrid(ys, xs, indexing='ij')[::-1], dim=-1)
             band = F.grid_sample(logits[None].float(), grid[None], mode='bilinear',
                                  padding_mode='border', align_corners=False)[0]
-            band_probs, band_labels = self._classify(band)
+            band_probs, band_labels = self._classify(band, opts.prob_thd)
             labels[top:top + len(rows)] = band_labels
-            if self.keep_probs:
+            if opts.keep_probs:
                 if probs is None:
                     probs = band_probs.new_empty(band_probs.shape[0], h, w)
                 probs[:, top:top + len(rows)] = band_probs
         return probs, labels
 
-    def predict(self, inputs: torch.Tensor, data_samples: list | None = None) -> list:
+    def predict(self, inputs: torch.Tensor, data_samples: list | None = None,
+                options: InferenceOptions | None = None) -> list:
         """Segment a (padded) batch: every image's valid region is windowed on its own,
-        the windows of all images batched together."""
+        the windows of all images batched together. ``options``: the post-processing
+        settings of this call (``None``: the config's, :attr:`options`); the model is not
+        changed by them."""
         from mmseg.structures import SegDataSample
         if data_samples is None:
             data_samples = [SegDataSample(metainfo=dict(img_shape=inputs.shape[-2:],
@@ -339,7 +462,7 @@ class OpenVocabSegmentor(BaseSegmentor):
             images.append(img[:, :h, :w])
         for logits, image, sample in zip(self.image_logits(images), images, data_samples):
             size = sample.metainfo.get('ori_shape', logits.shape[-2:])[:2]
-            probs, labels = self.postprocess(logits, size, image)
+            probs, labels = self.postprocess(logits, size, image, options)
             if sample.metainfo.get('flip'):  # test-time flip (TTA): back to the image
                 dims = {'horizontal': (-1, ), 'vertical': (-2, ), 'diagonal': (-2, -1)}[
                     sample.metainfo.get('flip_direction') or 'horizontal']
@@ -357,7 +480,8 @@ class OpenVocabSegmentor(BaseSegmentor):
         self.encode_vocabulary()
         h, w = inputs.shape[-2:]
         left, right, top, bottom = symmetric_padding(h, w, self.windows.pad_multiple)
-        logits = self.window_logits(F.pad(inputs, (left, right, top, bottom)))
+        logits = self.window_logits(pad_windows(inputs, (left, right, top, bottom),
+                                                self.window_pad_value()))
         return logits[:, :, top:top + h, left:left + w]
 
     def encode_decode(self, inputs: torch.Tensor, batch_img_metas: list) -> torch.Tensor:
