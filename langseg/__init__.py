@@ -9,7 +9,7 @@ so mmseg's own tools and APIs load langseg checkpoints with only the configs'
 ``custom_imports = dict(imports=['langseg'])``. It changes nothing else in another library.
 """
 from .version import __version__
-from . import datasets, engine, evaluation, models  # noqa: F401,E402  (registration)
+from . import datasets, engine, evaluation, methods, models  # noqa: F401,E402  (registration)
 
 engine.install_safe_checkpoint_loader()
 

@@ -17,8 +17,9 @@ LAYERS = [
     {'models.clip'},
     {'models.backbones', 'models.necks', 'models.heads', 'models.losses', 'datasets',
      'evaluation'},
-    {'models.segmentors'},
-    {'engine', 'apis', 'converters'},
+    {'models.segmentors', 'converters'},
+    {'methods'},
+    {'engine', 'apis'},
 ]
 SAME_LAYER_ALLOWED = {
     ('models.necks', 'models.losses'),      # a fusion module builds its own losses
@@ -29,7 +30,9 @@ METHOD_MODULES = {
     'denseclip': {'models.necks.denseclip'},
     'convformer': {'models.necks.convformer'},
     'clip_sp': {'models.necks.clip_sp'},
-    'segclip': {'models.segmentors.segclip', 'models.backbones.semantic_group_vit'},
+    'segclip': {'methods.segclip', 'methods.segclip.encoder', 'methods.segclip.zeroshot',
+                'methods.segclip.pretrain', 'methods.segclip.losses',
+                'methods.segclip.image_text_data', 'methods.segclip.convert'},
     'proxyclip': {'models.segmentors.proxyclip'},
 }
 

@@ -40,7 +40,8 @@ def main() -> None:
     args = parse_args()
     import torch
 
-    from langseg.converters import convert_denseclip, convert_segclip
+    from langseg.converters import convert_denseclip
+    from langseg.methods.segclip import convert_segclip
     from langseg.utils.state_dict import read_state_dict
     state, _ = read_state_dict(args.src)
     if args.method == 'denseclip':

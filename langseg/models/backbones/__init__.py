@@ -2,9 +2,8 @@
 foundation models (VFMs). (ImageNet ResNet, MobileNetV2 and Swin come from mmseg.)"""
 from .clip_resnet import CLIPResNet
 from .clip_vit import CLIPViT
-from .semantic_group_vit import SemanticGroupModule, SemanticGroupViT, gumbel_assignment
 from .timm_backbone import TimmFeatureBackbone
 from .vfm import VFM_PRESETS, ModuleLayerVFM, TimmVFM
 
-__all__ = ['CLIPResNet', 'CLIPViT', 'SemanticGroupModule', 'SemanticGroupViT', 'gumbel_assignment', 'ModuleLayerVFM', 'TimmFeatureBackbone', 'TimmVFM',
+__all__ = ['CLIPResNet', 'CLIPViT', 'ModuleLayerVFM', 'TimmFeatureBackbone', 'TimmVFM',
            'VFM_PRESETS']
