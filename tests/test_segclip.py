@@ -564,3 +564,73 @@ def test_flops_of_a_zero_shot_config_count_the_text_classifier_path():
     scoring = result['gflops'] - result['by_module']['backbone']
     # the one-hot region map (64 x 64 x 4 regions) times the region-class scores (4 x 20)
     assert scoring * 1e9 >= 64 * 64 * 4 * 20
+
+
+def test_zero_shot_segmentor_is_training_free_and_the_rule_maps_pretraining_keys():
+    """The zero-shot SegCLIP keeps its base's 'training-free' loss; the checkpoint rule
+    maps segmentor.* -> * and drops reconstruction.* (an unknown key stays unexpected)."""
+    from langseg.methods.segclip import zero_shot_state_dict
+    from langseg.utils.errors import LangsegError
+    model = tiny_model(class_names=['background', 'cat'])
+    with pytest.raises(LangsegError, match='training-free'):
+        model.loss(torch.randn(1, 3, 64, 64), [])
+    w = torch.zeros(1)
+    assert zero_shot_state_dict({'segmentor.backbone.a': w, 'segmentor.logit_scale': w,
+                                 'reconstruction.mask_token': w, 'other.b': w}) \
+        == {'backbone.a': w, 'logit_scale': w, 'other.b': w}
+    assert zero_shot_state_dict({'backbone.a': w, 'reconstruction.x': w}) == {'backbone.a': w}
+    pretrainer = tiny_pretrainer(class_names=['background', 'cat'])
+    with torch.no_grad():
+        pretrainer.segmentor.backbone.group.centers.add_(1.0)
+    model.load_state_dict(pretrainer.state_dict())                 # strict
+    torch.testing.assert_close(model.backbone.group.centers,
+                               pretrainer.segmentor.backbone.group.centers)
+
+
+@pytest.mark.slow
+def test_pretraining_checkpoint_loads_into_the_zero_shot_config(tmp_path):
+    """Two iterations of the toy pretraining config through tools/train.py; its checkpoint
+    (keys segmentor.*, reconstruction.*) then loads into the toy zero-shot config by the
+    checkpoint rule: tools/test.py's strict key check passes and evaluates it, and mmseg's
+    init_model gives the encoder, text tower and logit scale of the checkpoint."""
+    from mmseg.apis import init_model
+
+    from .conftest import run_tool, write_config
+    small = dict(num_train=16, num_val=4, size=96, seed=0)
+    body = f"""
+    toy_generate = {small!r}
+    train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+                            dataset=dict(generate=toy_generate))
+    val_dataloader = dict(num_workers=0, persistent_workers=False,
+                          dataset=dict(generate=toy_generate))
+    test_dataloader = val_dataloader
+    train_cfg = dict(max_iters=2, val_interval=2)
+    default_hooks = dict(checkpoint=dict(interval=2))
+    """
+    pretrain = write_config(str(tmp_path / 'pretrain.py'), osp.join(
+        REPO, 'configs/toy/segclip_tiny-vit_1xb32-1000_toy-image-text.py'), body)
+    zero_shot = write_config(str(tmp_path / 'zero_shot.py'), osp.join(
+        REPO, 'configs/toy/segclip_tiny-vit_toy-shapes.py'), """
+    test_dataloader = dict(num_workers=0, persistent_workers=False,
+                           dataset=dict(generate=dict(num_train=16, num_val=4, size=96,
+                                                      seed=0)))
+    """)
+    # data_root 'data/toy_shapes' is relative: run from a fresh folder, as documented
+    proc = run_tool('train.py', pretrain, '--work-dir', str(tmp_path / 'work'),
+                    cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    checkpoint = str(tmp_path / 'work' / 'iter_2.pth')
+    state = torch.load(checkpoint, map_location='cpu', weights_only=True)['state_dict']
+    assert any(k.startswith('reconstruction.') for k in state)
+    assert all(k.startswith(('segmentor.', 'reconstruction.')) for k in state)
+    proc = run_tool('test.py', zero_shot, checkpoint, '--work-dir',
+                    str(tmp_path / 'test'), cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert re.findall(r'mIoU: ([\d.]+)', proc.stdout + proc.stderr)
+    model = init_model(zero_shot, checkpoint, device='cpu')
+    assert type(model) is SegCLIP
+    own = model.state_dict()
+    assert set(own) == {k[len('segmentor.'):] for k in state if k.startswith('segmentor.')}
+    for key, value in own.items():
+        torch.testing.assert_close(value, state['segmentor.' + key], rtol=0, atol=0,
+                                   msg=key)

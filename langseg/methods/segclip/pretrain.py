@@ -192,6 +192,11 @@ class SegCLIPPretrainer(BaseModel):
         return self.segmentor.backbone
 
     @property
+    def class_names(self) -> list[str]:
+        """The zero-shot classes of the validation (the segmentor's)."""
+        return self.segmentor.class_names
+
+    @property
     def dataset_meta(self) -> dict:
         """The zero-shot segmentor's (its vocabulary's classes and palette), which
         ``DatasetMetaHook`` writes into the checkpoints."""
