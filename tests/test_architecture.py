@@ -24,7 +24,6 @@ LAYER_OF = {
     'models.clip': 2,
     'models.backbones': 3,
     'models.heads': 3,
-    'models.losses': 3,
     'datasets': 3,
     'evaluation': 3,
     'converters': 3,          # the shared rule engine; each method's rules live in its folder

@@ -22,7 +22,7 @@ CONFIGS = sorted(p for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'), r
 NAME = re.compile(r'^[a-z0-9.+-]+_[a-z0-9.+-]+_(\d+xb\d+-[a-z0-9.]+_[a-z0-9.+-]+-\d+x\d+|'
                   r'[a-z0-9.+-]+)\.py$')
 PRETRAINING_NAME = re.compile(r'^[a-z0-9.+-]+_[a-z0-9.+-]+_\d+xb\d+-[a-z0-9.]+_[a-z0-9.+-]+\.py$')
-IMAGE_TEXT_MODELS = ('SegCLIP', )
+IMAGE_TEXT_MODELS = ('SegCLIPPretrainer', )
 
 
 # Every method folder ships configs, and the enumeration above really walks configs/:

@@ -9,8 +9,9 @@ import torch
 from mmengine.registry import init_default_scope
 
 import langseg  # noqa: F401
-from langseg.converters import ConversionError, convert_segclip, export_segclip
+from langseg.converters import ConversionError
 from langseg.methods.denseclip.convert import convert_denseclip, export_denseclip
+from langseg.methods.segclip import convert_segclip, export_segclip
 from langseg.utils.state_dict import load_state_dict_checked
 from mmseg.registry import MODELS
 
@@ -205,14 +206,24 @@ def official_segclip(plug: int, layers: int, centers: int, width: int, heads: in
 
 
 def test_segclip_conversion_splits_in_proj_round_trips_and_loads_strictly(tmp_path):
-    from langseg.models.segmentors.segclip import SegCLIP
-    model = SegCLIP(backbone=dict(arch=TINY_VIT, plug_layer=3, num_centers=4),
-                    decoder=dict(decoder_dim=16, decoder_depth=2, decoder_heads=2,
-                                 encoder_depth=2))
+    from langseg.methods.segclip import SegCLIP, SegCLIPPretrainer
+    model = SegCLIPPretrainer(backbone=dict(arch=TINY_VIT, plug_layer=3, num_centers=4),
+                              decoder=dict(decoder_dim=16, decoder_depth=2, decoder_heads=2,
+                                           encoder_depth=2))
     official = official_segclip(plug=3, layers=4, centers=4, width=32, heads=2, dec=16,
                                 dec_depth=2)
     converted = convert_segclip(official)
-    load_state_dict_checked(model, converted, 'the tiny SegCLIP')
+    load_state_dict_checked(model, converted, 'the tiny SegCLIP pretraining model')
+    # the zero-shot segmentor loads the same file by the checkpoint rule (segmentor.* -> *,
+    # the reconstruction branch dropped), strictly
+    zero_shot = SegCLIP(backbone=dict(arch=TINY_VIT, plug_layer=3, num_centers=4))
+    report = load_state_dict_checked(zero_shot, converted, 'the tiny zero-shot SegCLIP')
+    assert not any(report.values())
+    torch.testing.assert_close(zero_shot.backbone.group.centers,
+                               official['clip.visual.transformer.semantic_layer2.'
+                                        'semantic_center'])
+    torch.testing.assert_close(zero_shot.logit_scale, official['clip.logit_scale'])
+    model = model.segmentor
     packed = official['clip.visual.transformer.semantic_layer2.cross_att.1.attn.in_proj_weight']
     attn = model.backbone.group.cross_attn[1].attn
     torch.testing.assert_close(attn.q_proj.weight, packed[:32])
@@ -221,7 +232,7 @@ def test_segclip_conversion_splits_in_proj_round_trips_and_loads_strictly(tmp_pa
     torch.testing.assert_close(       # layers2.0 is the first block after the plug
         model.backbone.visual.transformer.resblocks[3].ln_1.weight,
         official['clip.visual.transformer.layers2.0.ln_1.weight'])
-    back = export_segclip(model.state_dict(), plug_layer=3)
+    back = export_segclip(converted, plug_layer=3)
     expected = {k for k in official if not k.endswith('decoder_pos_embed')}
     assert set(back) == expected
     for key in expected:

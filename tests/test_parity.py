@@ -359,7 +359,7 @@ def test_context_decoder_applies_dropout_after_its_mlp():
 
 # ----------------------------------------------------------------------------- SegCLIP
 def test_background_indicator_keeps_ties_as_foreground_and_thresholds_per_window():
-    from langseg.models.segmentors.segclip import background_indicator
+    from langseg.methods.segclip import background_indicator
     # window 0: max G = 0.9 > bg_thresh 0.5 -> threshold 0.5; window 1: max G = 0.3
     g = torch.tensor([[[0.9, 0.1], [0.2, 0.0]],
                       [[0.3, 0.1], [0.05, 0.2]]])                    # B=2, L=2, T=2
@@ -377,13 +377,15 @@ def test_background_indicator_keeps_ties_as_foreground_and_thresholds_per_window
         [[[[1.0, 1.0]]], [[[0.0, 1.0]]]]
 
 
-def tiny_segclip(**kwargs):
+def tiny_segclip(pretrainer: bool = False, **kwargs):
+    """The tiny zero-shot SegCLIP, or (``pretrainer``) the pretraining model holding it."""
     init_default_scope('mmseg')
-    cfg = dict(type='SegCLIP',
+    heads = dict(type='SegCLIPPretrainer',
+                 losses=('contrastive', 'reconstruction', 'superpixel'),
+                 decoder=dict(decoder_dim=16, decoder_depth=1, decoder_heads=2,
+                              encoder_depth=2)) if pretrainer else dict(type='SegCLIP')
+    cfg = dict(**heads,
                backbone=dict(arch='tiny-vit', pretrained=None, plug_layer=2, num_centers=4),
-               losses=('contrastive', 'reconstruction', 'superpixel'),
-               decoder=dict(decoder_dim=16, decoder_depth=1, decoder_heads=2,
-                            encoder_depth=2),
                class_names=['background', 'cat', 'dog', 'car'], background=True,
                bg_thresh=0.5, top_k=2, templates='a photo of a {}.', slide_crop=64,
                slide_stride=64, short_side=None,
@@ -450,7 +452,7 @@ def mae_2d_sincos(embed_dim: int, grid_h: int, grid_w: int) -> np.ndarray:
 
 
 def test_mae_sincos_table_equals_mae_on_a_2x3_grid():
-    from langseg.models.segmentors.segclip import sincos_pos_embed_2d
+    from langseg.models.layers import sincos_pos_embed_2d
     ours = sincos_pos_embed_2d(8, (2, 3)).double().numpy()
     np.testing.assert_allclose(ours, mae_2d_sincos(8, 2, 3), atol=1e-6)
     # the first half encodes the column: patches 0 and 3 (same column) share it
@@ -459,7 +461,7 @@ def test_mae_sincos_table_equals_mae_on_a_2x3_grid():
 
 
 def test_mae_decoder_layer_norms_use_eps_1e6():
-    model = tiny_segclip()
+    model = tiny_segclip(pretrainer=True)
     head = model.reconstruction
     decoder_norms = [m for m in head.decoder.modules() if isinstance(m, torch.nn.LayerNorm)]
     assert decoder_norms and all(m.eps == 1e-6 for m in decoder_norms)
@@ -476,11 +478,11 @@ def test_segclip_new_modules_use_the_towers_activation(quick_gelu):
     from open_clip.transformer import QuickGELU
     from langseg.models.clip import TINY_CLIP_ARCHITECTURES
     arch = dict(TINY_CLIP_ARCHITECTURES['tiny-vit'], quick_gelu=quick_gelu)
-    model = tiny_segclip(backbone=dict(arch=arch, pretrained=None, plug_layer=2,
-                                       num_centers=4))
+    model = tiny_segclip(pretrainer=True, backbone=dict(arch=arch, pretrained=None,
+                                                        plug_layer=2, num_centers=4))
     act = QuickGELU if quick_gelu else torch.nn.GELU
-    group = model.backbone.group
-    assert model.backbone.act_layer is act
+    group = model.encoder.group
+    assert model.encoder.act_layer is act
     for block in group.cross_attn:
         assert type(block.mlp[1]) is act
     assert type(group.region_mlp[0][1]) is torch.nn.GELU and type(group.region_mlp[1]) is act

@@ -138,7 +138,7 @@ def runner(data):
 
 # --------------------------------------------------------------------------- data
 def test_pretraining_reads_karpathy_train_only_and_drops_the_last_batch(runner):
-    from langseg.datasets import COCOCaptionsDataset
+    from langseg.methods.segclip import COCOCaptionsDataset
     assert runner.cfg.train_dataloader.dataset.datasets[1].splits == ('train', )
     loader = runner.train_dataloader                     # built by the runner
     coco = loader.dataset.datasets[1]
@@ -154,7 +154,7 @@ def test_pretraining_reads_karpathy_train_only_and_drops_the_last_batch(runner):
 
 def test_restval_is_an_opt_in_that_warns(data):
     from mmengine.config import Config
-    from langseg.datasets import COCOCaptionsDataset
+    from langseg.methods.segclip import COCOCaptionsDataset
     from langseg.registry import DATASETS
     _, paths, _ = data
     ann = osp.join(paths['coco'], 'dataset_coco.json')
@@ -174,7 +174,8 @@ def test_restval_is_an_opt_in_that_warns(data):
 # --------------------------------------------------------------------------- optimiser
 def official_name(name: str, plug_layer: int) -> str:
     """The official SegCLIP name of a langseg parameter (the checkpoint exporter's map)."""
-    from langseg.converters.segclip import export_segclip
+    from langseg.methods.segclip import export_segclip
+    name = name[len('segmentor.'):] if name.startswith('segmentor.') else name
     m = re.fullmatch(r'backbone\.group\.cross_attn\.(\d+)\.attn\.[qkv]_proj\.(weight|bias)',
                      name)
     if m:       # q/k/v are one packed in_proj in the official module
@@ -209,14 +210,15 @@ def test_weight_decay_exempts_exactly_the_official_no_decay_names(runner, optim_
         checked += 1
     assert checked == len(wd_of)
     named = dict(model.named_parameters())
-    for decayed in ('logit_scale', 'backbone.visual.ln_post.weight',
-                    'backbone.visual.transformer.resblocks.11.ln_1.weight',
-                    'backbone.group.norm_x.weight', 'backbone.group.centers',
+    seg = 'segmentor.'
+    for decayed in (seg + 'logit_scale', seg + 'backbone.visual.ln_post.weight',
+                    seg + 'backbone.visual.transformer.resblocks.11.ln_1.weight',
+                    seg + 'backbone.group.norm_x.weight', seg + 'backbone.group.centers',
                     'reconstruction.mask_token', 'reconstruction.norm.weight',
-                    'text_encoder.text.ln_final.weight'):
+                    seg + 'text_encoder.text.ln_final.weight'):
         assert wd_of[id(named[decayed])] == 0.05, decayed
-    for exempt in ('backbone.visual.ln_post.bias',
-                   'backbone.visual.transformer.resblocks.11.attn.in_proj_bias'):
+    for exempt in (seg + 'backbone.visual.ln_post.bias',
+                   seg + 'backbone.visual.transformer.resblocks.11.attn.in_proj_bias'):
         assert wd_of[id(named[exempt])] == 0.0, exempt
 
 
@@ -281,7 +283,7 @@ def smooth_image(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 
 def test_training_images_are_shrunk_to_short_side_224_with_lanczos_as_pil():
-    from langseg.datasets.image_text import ShrinkShortSide
+    from langseg.methods.segclip.image_text_data import ShrinkShortSide
     shrink = ShrinkShortSide(224)
     img = smooth_image(450, 300)                             # portrait: w is the short side
     out = shrink(dict(img=img.copy()))['img']
@@ -296,8 +298,8 @@ def test_the_config_pipeline_shrinks_then_crops_bicubic_as_pil(runner):
     """The real config's pipeline (the runner's dataset) up to the crop, against the
     official preparation: PIL Lanczos to short side 224, then PIL's bicubic resize of the
     crop box (torchvision's resized_crop on a PIL image)."""
-    from langseg.datasets.image_text import (FelzenszwalbSuperpixels, ShrinkShortSide,
-                                             RandomResizedCropWithSuperpixels)
+    from langseg.methods.segclip.image_text_data import (
+        FelzenszwalbSuperpixels, ShrinkShortSide, RandomResizedCropWithSuperpixels)
     transforms = runner.train_dataloader.dataset.datasets[0].pipeline.transforms
     names = [type(t).__name__ for t in transforms]
     assert names.index('ShrinkShortSide') < names.index('FelzenszwalbSuperpixels') < \
@@ -325,7 +327,7 @@ def test_the_config_pipeline_shrinks_then_crops_bicubic_as_pil(runner):
 
 
 def test_crop_fallback_is_torchvisions():
-    from langseg.datasets.image_text import RandomResizedCropWithSuperpixels
+    from langseg.methods.segclip.image_text_data import RandomResizedCropWithSuperpixels
 
     class NeverFits:                    # every try draws a box larger than the image
         def uniform(self, a, b):
@@ -365,6 +367,8 @@ def test_zero_shot_model_uses_the_official_class_names(config):
     cfg = Config.fromfile(osp.join(REPO, 'configs/segclip', config))
     init_default_scope('mmseg')
     model = MODELS.build(strip_pretrained_weights(cfg.model.to_dict()))
+    if cfg.model.type == 'SegCLIPPretrainer':   # validated by its zero-shot segmentor
+        model = model.segmentor
     official = read_lines(osp.join(VOCABULARY_DIR, vocab))
     assert len(official) == num_classes
     assert model.class_names == official                     # labels 0..K-1

@@ -14,12 +14,12 @@ import torch
 import torch.nn.functional as F
 
 import langseg  # noqa: F401
-from langseg.datasets import patch_majority_labels
-from langseg.models.backbones import SemanticGroupViT, gumbel_assignment
-from langseg.models.losses import contrastive_loss, superpixel_kl_loss
+from langseg.methods.segclip import (SegCLIP, SegCLIPPretrainer, SemanticGroupViT,
+                                     contrastive_loss, gumbel_assignment,
+                                     patch_majority_labels, random_keep_indices,
+                                     superpixel_kl_loss)
+from langseg.models.layers import sincos_pos_embed_2d
 from langseg.utils.errors import ConfigError
-from langseg.models.segmentors.segclip import (SegCLIP, random_keep_indices,
-                                               sincos_pos_embed_2d)
 
 from .conftest import REPO
 
@@ -29,11 +29,21 @@ TINY = dict(embed_dim=32, vision_cfg=dict(image_size=64, layers=4, width=32, pat
 
 
 def tiny_model(**kwargs) -> SegCLIP:
+    """The tiny zero-shot segmentor."""
     kwargs.setdefault('short_side', 224)
     torch.manual_seed(0)
-    model = SegCLIP(backbone=dict(arch=TINY, plug_layer=2, num_centers=4),
-                    decoder=dict(decoder_dim=32, decoder_depth=1, decoder_heads=2,
-                                 encoder_depth=1), **kwargs)
+    model = SegCLIP(backbone=dict(arch=TINY, plug_layer=2, num_centers=4), **kwargs)
+    model.init_weights()
+    return model
+
+
+def tiny_pretrainer(**kwargs) -> SegCLIPPretrainer:
+    """The tiny pretraining model (the tiny zero-shot segmentor + the pretraining heads)."""
+    kwargs.setdefault('short_side', 224)
+    torch.manual_seed(0)
+    model = SegCLIPPretrainer(backbone=dict(arch=TINY, plug_layer=2, num_centers=4),
+                              decoder=dict(decoder_dim=32, decoder_depth=1, decoder_heads=2,
+                                           encoder_depth=1), **kwargs)
     model.init_weights()
     return model
 
@@ -62,13 +72,13 @@ def test_group_vit_is_deterministic_in_eval_and_one_hot():
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         a, b = vit(x), vit(x)
-    torch.testing.assert_close(a['embeddings'], b['embeddings'], rtol=0, atol=0)
-    assert a['embeddings'].shape == (2, 5, 32) and a['hard'].shape == (2, 4, 64)
-    assert torch.equal(a['hard'].sum(1), torch.ones(2, 64))
+    torch.testing.assert_close(a.embeddings, b.embeddings, rtol=0, atol=0)
+    assert a.embeddings.shape == (2, 5, 32) and a.hard.shape == (2, 4, 64)
+    assert torch.equal(a.hard.sum(1), torch.ones(2, 64))
     vit.train()
     with torch.no_grad():
         c = vit(x)
-    assert torch.equal(c['hard'].sum(1), torch.ones(2, 64))
+    assert torch.equal(c.hard.sum(1), torch.ones(2, 64))
 
 
 def test_batch_of_two_equals_each_alone():
@@ -81,9 +91,9 @@ def test_batch_of_two_equals_each_alone():
         both = vit(x)
         for i in range(2):
             alone = vit(x[i:i + 1])
-            torch.testing.assert_close(alone['regions'], both['regions'][i:i + 1],
+            torch.testing.assert_close(alone.regions, both.regions[i:i + 1],
                                        atol=1e-5, rtol=1e-5)
-            torch.testing.assert_close(alone['embeddings'], both['embeddings'][i:i + 1],
+            torch.testing.assert_close(alone.embeddings, both.embeddings[i:i + 1],
                                        atol=1e-5, rtol=1e-5)
 
 
@@ -99,12 +109,12 @@ def test_region_tokens_follow_eq_3():
         for block in group.cross_attn:
             centers = block(centers, torch.cat([centers, x], 1))
         centers = group.norm_centers(centers)[0]
-        owner = out['hard'][0].argmax(0)
+        owner = out.hard[0].argmax(0)
         for c in range(4):
             members = values[owner == c]
             mean = members.mean(0) if len(members) else torch.zeros(32)
             ref = group.region_mlp(group.norm_region(mean + centers[c]))
-            torch.testing.assert_close(out['regions'][0, c], ref, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(out.regions[0, c], ref, atol=1e-5, rtol=1e-5)
 
 
 def test_superpixel_kl_zero_when_constant_inside_superpixels():
@@ -147,7 +157,7 @@ def test_masking_keeps_what_the_official_keeps():
     # the model's masked branch (64 patches: int(65 * 0.25) - 1 = 15) sees those patches
     noise = torch.rand(2, 65, generator=torch.Generator().manual_seed(5))
     expected = [sorted(range(64), key=lambda i: row[i + 1].item())[:15] for row in noise]
-    model = tiny_model(losses=('reconstruction', ))
+    model = tiny_pretrainer(losses=('reconstruction', ))
     seen = {}
     hook = model.reconstruction.register_forward_pre_hook(
         lambda m, args: seen.update(keep=args[2]))
@@ -183,26 +193,32 @@ def test_sincos_positions_and_patch_majority():
 
 def test_lr_groups_follow_the_reference():
     from mmengine.optim import build_optim_wrapper
-    model = tiny_model()
+    model = tiny_pretrainer()
     wrapper = build_optim_wrapper(model, dict(
         type='OptimWrapper', optimizer=dict(type='AdamW', lr=4e-3, weight_decay=0.05),
         constructor='LRGroupsOptimWrapperConstructor',
         paramwise_cfg=dict(group_lrs=dict(low=4e-6, high=4e-3))))
     lr_of = {id(p): g['lr'] for g in wrapper.optimizer.param_groups for p in g['params']}
     named = dict(model.named_parameters())
-    assert lr_of[id(named['backbone.visual.transformer.resblocks.1.attn.in_proj_weight'])] == 4e-6
-    assert lr_of[id(named['backbone.visual.transformer.resblocks.2.attn.in_proj_weight'])] == 4e-3
-    assert lr_of[id(named['backbone.group.centers'])] == 4e-3
-    assert lr_of[id(named['text_encoder.text.transformer.resblocks.0.mlp.c_fc.weight'])] == 4e-6
-    assert lr_of[id(named['logit_scale'])] == 4e-6
+    seg = 'segmentor.'
+    assert lr_of[id(named[seg + 'backbone.visual.transformer.resblocks.1.attn.in_proj_weight'])] \
+        == 4e-6
+    assert lr_of[id(named[seg + 'backbone.visual.transformer.resblocks.2.attn.in_proj_weight'])] \
+        == 4e-3
+    assert lr_of[id(named[seg + 'backbone.group.centers'])] == 4e-3
+    assert lr_of[id(named[seg + 'text_encoder.text.transformer.resblocks.0.mlp.c_fc.weight'])] \
+        == 4e-6
+    assert lr_of[id(named[seg + 'logit_scale'])] == 4e-6
+    assert lr_of[id(named['reconstruction.mask_token'])] == 4e-3
     for frozen in ('backbone.visual.conv1.weight', 'backbone.visual.positional_embedding',
                    'text_encoder.text.token_embedding.weight',
                    'text_encoder.text.positional_embedding'):
-        assert id(named[frozen]) not in lr_of and not named[frozen].requires_grad
+        assert id(named[seg + frozen]) not in lr_of and not named[seg + frozen].requires_grad
 
 
 def test_image_text_datasets(tmp_path):
-    from langseg.datasets import COCOCaptionsDataset, ImageTextCSVDataset, ImageTextTarDataset
+    from langseg.methods.segclip import (COCOCaptionsDataset, ImageTextCSVDataset,
+                                         ImageTextTarDataset)
     from langseg.utils.errors import DataError
     official = dict(images=[dict(id=1, file_name='a.jpg'), dict(id=2, file_name='b.jpg')],
                     annotations=[dict(image_id=1, caption='a cat '), dict(image_id=2, caption='x'),
@@ -248,14 +264,14 @@ def test_image_text_datasets(tmp_path):
                 tar.addfile(info, io.BytesIO(data))
     ds = ImageTextTarDataset(ann_file=str(shard))
     assert len(ds) == 1 and ds[0]['caption'] == 'white left'
-    from langseg.datasets.image_text import LoadImageTextImage
+    from langseg.methods.segclip.image_text_data import LoadImageTextImage
     loaded = LoadImageTextImage()(dict(ds[0]))
     assert loaded['img'].shape == (20, 30, 3) and loaded['img'][0, 0, 0] == 255
 
 
 def test_pretraining_pipeline_superpixels_follow_the_crop(tmp_path):
-    from langseg.datasets.image_text import (FelzenszwalbSuperpixels,
-                                             RandomResizedCropWithSuperpixels)
+    from langseg.methods.segclip.image_text_data import (
+        FelzenszwalbSuperpixels, RandomResizedCropWithSuperpixels)
     import cv2
     img = np.zeros((120, 160, 3), np.uint8)
     img[:, 80:] = (0, 0, 255)
@@ -311,7 +327,8 @@ def test_zero_shot_segmentor_background_and_top_k():
         model.predict(torch.randn(1, 3, 64, 64))
     hook.remove()
     assert len(calls) == 2
-    orig = model.encode_text
+    def orig(tokens):       # the text tower's EOT features, normalised (independent path)
+        return F.normalize(model.text_encoder.encode_tokens(tokens), dim=-1)
     # equals the per-class mean of the normalised prompt features, renormalised
     from langseg.models.clip import tokenize
     with torch.no_grad():
@@ -346,7 +363,8 @@ def test_padding_never_enters_the_prediction():
 def test_unknown_loss_and_bad_plug_layer_are_refused():
     from langseg.utils.errors import ConfigError
     with pytest.raises(ConfigError, match='unknown SegCLIP losses'):
-        SegCLIP(backbone=dict(arch=TINY, plug_layer=2), losses=('contrastive', 'mse'))
+        SegCLIPPretrainer(backbone=dict(arch=TINY, plug_layer=2),
+                          losses=('contrastive', 'mse'))
     with pytest.raises(ConfigError, match='plug_layer must be in 1..3'):
         SemanticGroupViT(TINY, plug_layer=4)
 
@@ -488,7 +506,7 @@ def test_pretraining_config_trains_an_epoch_on_generated_pairs(tmp_path):
 
 def _gather_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     import torch.distributed as dist
-    from langseg.models.losses import contrastive_loss, gather_with_grad
+    from langseg.methods.segclip.losses import contrastive_loss, gather_with_grad
     dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank,
                             world_size=world)
     torch.manual_seed(0)
@@ -535,8 +553,6 @@ def test_flops_of_a_zero_shot_config_count_the_text_classifier_path():
     cfg = Config.fromfile(osp.join(REPO, 'configs/segclip/segclip_vit-b16_voc21.py'))
     model_cfg = strip_pretrained_weights(cfg.model.to_dict())
     model_cfg['backbone'].update(arch=TINY, plug_layer=2, num_centers=4)
-    model_cfg['decoder'] = dict(decoder_dim=32, decoder_depth=1, decoder_heads=2,
-                                encoder_depth=1)
     init_default_scope('mmseg')
     torch.manual_seed(0)
     model = MODELS.build(model_cfg).eval()
@@ -548,3 +564,73 @@ def test_flops_of_a_zero_shot_config_count_the_text_classifier_path():
     scoring = result['gflops'] - result['by_module']['backbone']
     # the one-hot region map (64 x 64 x 4 regions) times the region-class scores (4 x 20)
     assert scoring * 1e9 >= 64 * 64 * 4 * 20
+
+
+def test_zero_shot_segmentor_is_training_free_and_the_rule_maps_pretraining_keys():
+    """The zero-shot SegCLIP keeps its base's 'training-free' loss; the checkpoint rule
+    maps segmentor.* -> * and drops reconstruction.* (an unknown key stays unexpected)."""
+    from langseg.methods.segclip import zero_shot_state_dict
+    from langseg.utils.errors import LangsegError
+    model = tiny_model(class_names=['background', 'cat'])
+    with pytest.raises(LangsegError, match='training-free'):
+        model.loss(torch.randn(1, 3, 64, 64), [])
+    w = torch.zeros(1)
+    assert zero_shot_state_dict({'segmentor.backbone.a': w, 'segmentor.logit_scale': w,
+                                 'reconstruction.mask_token': w, 'other.b': w}) \
+        == {'backbone.a': w, 'logit_scale': w, 'other.b': w}
+    assert zero_shot_state_dict({'backbone.a': w, 'reconstruction.x': w}) == {'backbone.a': w}
+    pretrainer = tiny_pretrainer(class_names=['background', 'cat'])
+    with torch.no_grad():
+        pretrainer.segmentor.backbone.group.centers.add_(1.0)
+    model.load_state_dict(pretrainer.state_dict())                 # strict
+    torch.testing.assert_close(model.backbone.group.centers,
+                               pretrainer.segmentor.backbone.group.centers)
+
+
+@pytest.mark.slow
+def test_pretraining_checkpoint_loads_into_the_zero_shot_config(tmp_path):
+    """Two iterations of the toy pretraining config through tools/train.py; its checkpoint
+    (keys segmentor.*, reconstruction.*) then loads into the toy zero-shot config by the
+    checkpoint rule: tools/test.py's strict key check passes and evaluates it, and mmseg's
+    init_model gives the encoder, text tower and logit scale of the checkpoint."""
+    from mmseg.apis import init_model
+
+    from .conftest import run_tool, write_config
+    small = dict(num_train=16, num_val=4, size=96, seed=0)
+    body = f"""
+    toy_generate = {small!r}
+    train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+                            dataset=dict(generate=toy_generate))
+    val_dataloader = dict(num_workers=0, persistent_workers=False,
+                          dataset=dict(generate=toy_generate))
+    test_dataloader = val_dataloader
+    train_cfg = dict(max_iters=2, val_interval=2)
+    default_hooks = dict(checkpoint=dict(interval=2))
+    """
+    pretrain = write_config(str(tmp_path / 'pretrain.py'), osp.join(
+        REPO, 'configs/toy/segclip_tiny-vit_1xb32-1000_toy-image-text.py'), body)
+    zero_shot = write_config(str(tmp_path / 'zero_shot.py'), osp.join(
+        REPO, 'configs/toy/segclip_tiny-vit_toy-shapes.py'), """
+    test_dataloader = dict(num_workers=0, persistent_workers=False,
+                           dataset=dict(generate=dict(num_train=16, num_val=4, size=96,
+                                                      seed=0)))
+    """)
+    # data_root 'data/toy_shapes' is relative: run from a fresh folder, as documented
+    proc = run_tool('train.py', pretrain, '--work-dir', str(tmp_path / 'work'),
+                    cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    checkpoint = str(tmp_path / 'work' / 'iter_2.pth')
+    state = torch.load(checkpoint, map_location='cpu', weights_only=True)['state_dict']
+    assert any(k.startswith('reconstruction.') for k in state)
+    assert all(k.startswith(('segmentor.', 'reconstruction.')) for k in state)
+    proc = run_tool('test.py', zero_shot, checkpoint, '--work-dir',
+                    str(tmp_path / 'test'), cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert re.findall(r'mIoU: ([\d.]+)', proc.stdout + proc.stderr)
+    model = init_model(zero_shot, checkpoint, device='cpu')
+    assert type(model) is SegCLIP
+    own = model.state_dict()
+    assert set(own) == {k[len('segmentor.'):] for k in state if k.startswith('segmentor.')}
+    for key, value in own.items():
+        torch.testing.assert_close(value, state['segmentor.' + key], rtol=0, atol=0,
+                                   msg=key)

@@ -38,8 +38,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    from langseg.converters import convert_segclip
     from langseg.methods.denseclip.convert import convert_denseclip
+    from langseg.methods.segclip import convert_segclip
     from langseg.utils.state_dict import read_state_dict
     state, _ = read_state_dict(args.src)
     if args.method == 'denseclip':

@@ -14,7 +14,7 @@
 # Data (see docs/methods/segclip.md): data/cc3m/train.tsv (columns image, caption; image
 # paths relative to data/cc3m) and data/coco (train2014/, val2014/, dataset_coco.json).
 _base_ = [
-    '../_base_/models/segclip_vit-b16.py', '../_base_/datasets/ov_voc21.py',
+    '../_base_/models/segclip-pretrain_vit-b16.py', '../_base_/datasets/ov_voc21.py',
     '../_base_/default_runtime.py'
 ]
 model = dict(class_names='segclip_voc21.txt', background=True, short_side=None, bg_thresh=0.8)

@@ -2,7 +2,7 @@
 # 2-layer text tower, random weights, pretrained on toy captions ("a red circle above a
 # blue square") with all three losses; zero-shot mIoU on the toy validation split.
 #   python tools/train.py configs/toy/segclip_tiny-vit_1xb32-1000_toy-image-text.py
-_base_ = ['../_base_/models/segclip_vit-b16.py', '../_base_/default_runtime.py']
+_base_ = ['../_base_/models/segclip-pretrain_vit-b16.py', '../_base_/default_runtime.py']
 tiny = dict(_delete_=True, embed_dim=64,
             vision_cfg=dict(image_size=64, layers=4, width=64, patch_size=8, head_width=16),
             text_cfg=dict(context_length=77, vocab_size=49408, width=64, heads=4, layers=2))

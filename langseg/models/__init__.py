@@ -1,3 +1,3 @@
-"""Models: segmentors, heads, losses, backbones, and the shared CLIP/layers code (the methods'
-own modules are in ``langseg.methods``)."""
-from . import backbones, clip, heads, layers, losses, segmentors  # noqa: F401
+"""Models: the shared CLIP and layer code, backbones, heads and the segmentors that wire a
+method (the methods' own modules, losses included, are in ``langseg.methods``)."""
+from . import backbones, clip, heads, layers, segmentors  # noqa: F401

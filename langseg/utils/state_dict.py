@@ -188,7 +188,14 @@ def read_state_dict(path: str, allow_torchscript: bool = False
 
 # --------------------------------------------------------------------- key check
 def compare_state_dicts(model: torch.nn.Module, state_dict: dict) -> dict[str, list[str]]:
-    """Missing, unexpected and shape-mismatched keys of ``state_dict`` for ``model``."""
+    """Missing, unexpected and shape-mismatched keys of ``state_dict`` for ``model``.
+
+    A model that loads checkpoints by a documented key rule (a ``remap_checkpoint(state)``
+    method, e.g. SegCLIP's zero-shot segmentor loading a pretraining checkpoint) is
+    compared after that rule, as its ``load_state_dict`` applies it."""
+    remap = getattr(model, 'remap_checkpoint', None)
+    if callable(remap):
+        state_dict = remap(state_dict)
     own = model.state_dict()
     missing = sorted(k for k in own if k not in state_dict)
     unexpected = sorted(k for k in state_dict if k not in own)

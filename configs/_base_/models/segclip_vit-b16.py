@@ -1,6 +1,7 @@
-# SegCLIP (Luo et al., ICML 2023, arXiv:2211.14813): CLIP ViT-B/16 with the semantic group module after layer 10,
-# 8 centers, 2 cross-attention blocks, Gumbel tau 0.9; text tower trainable (embeddings
-# frozen); contrastive + masked reconstruction (75%, MAE decoder 384 x 3) + superpixel KL.
+# SegCLIP (Luo et al., ICML 2023, arXiv:2211.14813), the zero-shot segmentor: CLIP ViT-B/16 with the semantic group
+# module after layer 10, 8 centers, 2 cross-attention blocks, Gumbel tau 0.9; the CLIP text
+# tower; 224 windows. It loads pretraining checkpoints (segclip-pretrain_vit-b16.py) by the
+# rule of docs/methods/segclip.md: segmentor.* -> *, reconstruction.* dropped.
 model = dict(
     type='SegCLIP',
     data_preprocessor=dict(
@@ -13,9 +14,6 @@ model = dict(
         seg_pad_val=255),
     backbone=dict(type='SemanticGroupViT', arch='ViT-B-16', pretrained='openai',
                   plug_layer=10, num_centers=8, num_cross_attn=2, tau=0.9),
-    losses=('contrastive', 'reconstruction', 'superpixel'),
-    mask_ratio=0.75,
-    decoder=dict(decoder_dim=384, decoder_depth=3, decoder_heads=8, encoder_depth=2),
     templates='a photo of a {}.',
     top_k=5,
     slide_crop=224,

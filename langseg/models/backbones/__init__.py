@@ -3,9 +3,9 @@ foundation models (VFMs). (ImageNet ResNet, MobileNetV2 and Swin come from mmseg
 from .clip_resnet import CLIPResNet
 from .clip_vit import CLIPViT
 from .output import BackboneOutput, Embeddings
-from .semantic_group_vit import SemanticGroupModule, SemanticGroupViT, gumbel_assignment
 from .timm_backbone import TimmFeatureBackbone
 from .vfm import VFM_PRESETS, ModuleLayerVFM, TimmVFM
 
-__all__ = ['BackboneOutput', 'CLIPResNet', 'Embeddings', 'CLIPViT', 'SemanticGroupModule', 'SemanticGroupViT', 'gumbel_assignment', 'ModuleLayerVFM', 'TimmFeatureBackbone', 'TimmVFM',
+__all__ = ['BackboneOutput', 'CLIPResNet', 'CLIPViT', 'Embeddings', 'ModuleLayerVFM',
+           'TimmFeatureBackbone', 'TimmVFM',
            'VFM_PRESETS']

@@ -1,5 +1,6 @@
 """Resizing learned 2-D positional embeddings (CLIP ViT patch grid, CLIP ResNet attnpool,
-VFM ViTs).
+VFM ViTs), and MAE's fixed 2-D sin-cos table (:func:`sincos_pos_embed_2d`, SegCLIP's
+reconstruction decoder).
 
 How a stored grid of positions is resized to another grid is a detail that differs between
 the codebases whose weights we load, and on identical weights it changes every output
@@ -127,3 +128,23 @@ def square_grid(num_grid_tokens: int) -> tuple[int, int]:
     if side * side != num_grid_tokens:
         raise ValueError(f'{num_grid_tokens} tokens do not form a square grid')
     return side, side
+
+
+def sincos_pos_embed_2d(dim: int, grid: tuple[int, int]) -> torch.Tensor:
+    """MAE's fixed 2-D sin-cos positions ``(h*w, dim)`` (He et al., CVPR 2022,
+    arXiv:2111.06377, ``get_2d_sincos_pos_embed``): the first half of the channels encodes
+    the *column* of a patch, the second half its row (MAE builds its grid with
+    ``np.meshgrid(grid_w, grid_h)``, so its "emb_h" is the column's), each
+    ``[sin(p w_i), cos(p w_i)]`` with ``w_i = 10000^(-i/(dim/4))``; patches row-major."""
+    if dim % 4:
+        raise ConfigError(f'sin-cos positions need a width divisible by 4, got {dim}')
+    h, w = grid
+    omega = 1.0 / 10000**(torch.arange(dim // 4, dtype=torch.float64) / (dim / 4))
+    rows, cols = torch.meshgrid(torch.arange(h, dtype=torch.float64),
+                                torch.arange(w, dtype=torch.float64), indexing='ij')
+
+    def encode(pos: torch.Tensor) -> torch.Tensor:
+        angles = pos.flatten()[:, None] * omega[None]
+        return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+    return torch.cat([encode(cols), encode(rows)], dim=1).float()

@@ -1,5 +1,4 @@
 """Segmentors: how a method is wired."""
 from .language_guided import LanguageGuidedEncoderDecoder
-from .segclip import SegCLIP
 
-__all__ = ['LanguageGuidedEncoderDecoder', 'SegCLIP']
+__all__ = ['LanguageGuidedEncoderDecoder']

@@ -29,7 +29,7 @@ regions never depend on the other images of the batch (a test checks it).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import torch
 from mmengine.model import BaseModule
@@ -37,9 +37,28 @@ from torch import nn
 
 from ...registry import MODELS
 from ...utils.errors import ConfigError
-from ..clip import build_visual_tower, embed_vit_tokens, get_clip_config, is_resnet, \
+from ...models.clip import build_visual_tower, embed_vit_tokens, get_clip_config, is_resnet, \
     load_pretrained_tower
-from ..layers import MultiHeadAttention, residual_block_forward
+from ...models.layers import MultiHeadAttention, residual_block_forward
+
+
+class GroupAssignment(NamedTuple):
+    """The semantic group module's answer for B images of N patches and L centers."""
+    regions: torch.Tensor       #: (B, L, C) region tokens, Eq. 3 (they enter stage 3)
+    hard: torch.Tensor          #: (B, L, N) one-hot over L, straight-through in training
+    soft: torch.Tensor          #: (B, L, N) noise-free softmax over L (inference)
+    logits: torch.Tensor        #: (B, L, N) center-key logits of Eq. 2
+
+
+class GroupOutput(NamedTuple):
+    """:class:`SemanticGroupViT`'s answer: the group module's fields, the projected
+    tokens and the patch grid."""
+    regions: torch.Tensor       #: (B, L, C) region tokens entering stage 3
+    hard: torch.Tensor          #: (B, L, N) hard assignment (see GroupAssignment)
+    soft: torch.Tensor          #: (B, L, N) noise-free soft assignment
+    logits: torch.Tensor        #: (B, L, N) assignment logits
+    embeddings: torch.Tensor    #: (B, 1+L, D) image token (max-pool), then the regions
+    grid: tuple[int, int]       #: (h, w) patch grid of the input
 
 
 def tower_activation(visual: nn.Module) -> type[nn.Module]:
@@ -126,10 +145,9 @@ class SemanticGroupModule(nn.Module):
         self.norm_region = nn.LayerNorm(dim)
         self.region_mlp = nn.Sequential(mlp(dim, 4 * dim, nn.GELU), act())
 
-    def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> dict:
-        """``x`` (B, N, C) patch tokens -> dict with ``regions`` (B, L, C), ``hard``
-        (B, L, N, one-hot over L, straight-through in training), ``soft`` (B, L, N,
-        noise-free softmax) and ``logits`` (B, L, N)."""
+    def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None
+                ) -> GroupAssignment:
+        """``x`` (B, N, C) patch tokens -> :class:`GroupAssignment`."""
         b = x.shape[0]
         centers = self.centers.to(x.dtype).expand(b, -1, -1)
         for block in self.cross_attn:
@@ -144,7 +162,7 @@ class SemanticGroupModule(nn.Module):
         counts = hard.sum(-1, keepdim=True)                               # B, L, 1
         mean = (hard @ values) / counts.detach().clamp(min=1)             # empty -> 0
         regions = self.region_mlp(self.norm_region(mean + centers))
-        return dict(regions=regions, hard=hard, soft=soft, logits=logits)
+        return GroupAssignment(regions, hard, soft, logits)
 
 
 @MODELS.register_module()
@@ -222,20 +240,16 @@ class SemanticGroupViT(BaseModule):
         tokens = self.visual.ln_post(tokens)
         return tokens @ self.visual.proj if self.visual.proj is not None else tokens
 
-    def forward_patches(self, patches: torch.Tensor) -> dict:
-        """Stage 1, grouping and stage 3 on (possibly masked) patch tokens (B, N, C).
+    def group_patches(self, patches: torch.Tensor) -> GroupAssignment:
+        """Stage 1 and the group module on (possibly masked) patch tokens (B, N, C), as
+        the reconstruction branch of pretraining runs them on the visible patches."""
+        return self.group(self.stage1(patches))
 
-        Returns the group module's dict (``regions`` are the tokens entering stage 3)
-        plus ``embeddings`` (B, 1+L, D): image token, then regions."""
-        out = self.group(self.stage1(patches))
-        regions = self.stage3(out['regions'])
-        tokens = torch.cat([regions.max(dim=1, keepdim=True).values, regions], dim=1)
-        out['embeddings'] = self.project(tokens)
-        return out
-
-    def forward(self, images: torch.Tensor) -> dict:
-        """``images`` (B, 3, H, W) -> dict (see :meth:`forward_patches`) with ``grid``."""
+    def forward(self, images: torch.Tensor) -> GroupOutput:
+        """``images`` (B, 3, H, W) -> :class:`GroupOutput`: stage 1, grouping, stage 3
+        on the L region tokens, their max-pool prepended as the image token, projected."""
         patches, grid = self.embed_patches(images)
-        out = self.forward_patches(patches)
-        out['grid'] = grid
-        return out
+        group = self.group_patches(patches)
+        regions = self.stage3(group.regions)
+        tokens = torch.cat([regions.max(dim=1, keepdim=True).values, regions], dim=1)
+        return GroupOutput(*group, embeddings=self.project(tokens), grid=grid)

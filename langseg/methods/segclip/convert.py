@@ -7,10 +7,14 @@ it) and ``transformer.layers_mae2`` (the reconstruction branch's two new blocks)
 module as ``transformer.semantic_layer2`` (cross-attention with a packed ``in_proj``,
 grouped ``k_conv`` / ``v_conv``, ``proj_o``), Eq. 4's mapping as
 ``transformer.reconstruct_layer2.rec_proj_a.a_fc``, and MAE's decoder as
-``vis_mae_decoder`` (timm-style blocks with a packed ``qkv``). langseg's ``SegCLIP`` keeps
-the same weights as ``backbone.visual.transformer.resblocks`` (0 .. plug - 1, then the
-blocks after the plug), ``backbone.group`` (separate q/k/v projections: the packed
-``in_proj`` is split in three), ``reconstruction.*`` and ``text_encoder.text.*``.
+``vis_mae_decoder`` (timm-style blocks with a packed ``qkv``). The release is a whole
+pretraining model, so it converts to the keys of langseg's ``SegCLIPPretrainer``: the
+zero-shot segmentor's under ``segmentor.`` (``segmentor.backbone.visual.transformer.resblocks``
+0 .. plug - 1, then the blocks after the plug; ``segmentor.backbone.group`` with separate
+q/k/v projections: the packed ``in_proj`` is split in three; ``segmentor.text_encoder.text.*``;
+``segmentor.logit_scale``) and the MAE branch's as ``reconstruction.*``. It loads strictly
+into a pretraining config, and into a zero-shot config by the checkpoint rule
+(``segmentor.`` removed, ``reconstruction.*`` dropped: :mod:`.zeroshot`).
 ``vis_mae_decoder.decoder_pos_embed`` (MAE's fixed sin-cos table) is recomputed by
 langseg and dropped.
 """
@@ -20,7 +24,8 @@ import re
 
 import torch
 
-from .common import ConversionError, convert_state_dict, rename
+from ...converters.common import ConversionError, convert_state_dict, rename
+from .zeroshot import PRETRAIN_PREFIX
 
 _V = r'clip\.visual\.'
 _T = _V + r'transformer\.'
@@ -82,7 +87,8 @@ SEGCLIP_SKIP = [r'vis_mae_decoder\.decoder_pos_embed']
 
 
 def convert_segclip(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The official SegCLIP state dict -> langseg's ``SegCLIP`` (see module docstring)."""
+    """The official SegCLIP state dict -> langseg's ``SegCLIPPretrainer`` keys (see the
+    module docstring)."""
     renamed = convert_state_dict(state, SEGCLIP_RULES, 'SegCLIP checkpoint', SEGCLIP_SKIP)
     plug = 1 + max((int(k.split('.')[4]) for k in renamed
                     if k.startswith('backbone.visual.transformer.resblocks.')), default=-1)
@@ -100,7 +106,8 @@ def convert_segclip(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
                 out[f'{base}.{name}.{kind}'] = part.clone()
             continue
         out[key] = value
-    return out
+    return {(k if k.startswith('reconstruction.') else PRETRAIN_PREFIX + k): v
+            for k, v in out.items()}
 
 
 _G_OUT = 'clip.visual.transformer.semantic_layer2.'
@@ -149,12 +156,15 @@ SEGCLIP_EXPORT_RULES = [
 
 def export_segclip(state: dict[str, torch.Tensor], plug_layer: int
                    ) -> dict[str, torch.Tensor]:
-    """langseg's ``SegCLIP`` state dict -> the official layout (for round-trip tests and
-    to hand a model back to the official evaluation); ``decoder_pos_embed`` is not
-    written."""
+    """A langseg SegCLIP state dict (``SegCLIPPretrainer``'s, or the zero-shot
+    ``SegCLIP``'s without the reconstruction branch) -> the official layout (for round-trip
+    tests and to hand a model back to the official evaluation); ``decoder_pos_embed`` is
+    not written."""
     out = {}
     packed: dict[str, dict[str, torch.Tensor]] = {}
     for key, value in state.items():
+        if key.startswith(PRETRAIN_PREFIX):
+            key = key[len(PRETRAIN_PREFIX):]
         m = re.fullmatch(r'backbone\.group\.cross_attn\.(\d+)\.attn\.([qkv])_proj\.'
                          r'(weight|bias)', key)
         if m:

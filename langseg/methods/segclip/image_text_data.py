@@ -42,8 +42,8 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 from PIL import Image
 
-from ..registry import DATASETS, TRANSFORMS
-from ..utils.errors import ConfigError, DataError
+from ...registry import DATASETS, TRANSFORMS
+from ...utils.errors import ConfigError, DataError
 
 
 def _check_file(path: str, what: str) -> None:
@@ -368,7 +368,7 @@ class CLIPTokenize(BaseTransform):
         self.context_length = int(context_length)
 
     def transform(self, results: dict) -> dict:
-        from ..models.clip import tokenize
+        from ...models.clip import tokenize
         results['text_tokens'] = tokenize([results['caption']], self.context_length)[0]
         return results
 
@@ -400,7 +400,7 @@ class ToyImageTextDataset(ImageTextCSVDataset):
 
     def __init__(self, *args, generate: dict | None = None, split: str = 'training',
                  **kwargs) -> None:
-        from .toy_shapes import generate_toy_image_text, generate_toy_shapes
+        from ...datasets.toy_shapes import generate_toy_image_text, generate_toy_shapes
         root = kwargs.get('data_root')
         generate_toy_shapes(root, **(generate or {}))
         # relative to data_root: mmengine joins data_root and a relative ann_file (a path
