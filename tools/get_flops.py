@@ -13,7 +13,9 @@ What is counted is described in langseg/evaluation/flops.py and docs/benchmarks.
 random image goes through the model's data preprocessor (``training=False``, as mmseg's
 tool), then the whole-image ``tensor``-mode forward plus the final resize is traced, batch
 1; a frozen text encoder is excluded from GFLOPs/params (the published tables' convention)
-and included in the ``_with_text`` columns.
+and included in the ``_with_text`` columns. Counts do not depend on the weights: every
+config is built with random ones (its ``pretrained`` tags and files dropped), so nothing is
+read or downloaded.
 """
 from __future__ import annotations
 
@@ -71,13 +73,15 @@ def count_config(path: str, shape: list[int], rule: str, cfg_options: dict | Non
     from mmseg.registry import MODELS
 
     from langseg.engine.config import (check_config_types, explain_build_errors,
-                                       load_config)
+                                       load_config, strip_pretrained_weights)
     from langseg.evaluation.flops import count_segmentor
     cfg = load_config(path, cfg_options)
     check_config_types(cfg)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
+    # counts do not depend on the weights: the model is built with random ones, so nothing
+    # is read or downloaded (a ProxyCLIP config names open_clip and timm tags)
     with explain_build_errors():
-        model = MODELS.build(cfg.model)
+        model = MODELS.build(strip_pretrained_weights(cfg.model.to_dict()))
     model = revert_sync_batchnorm(model)
     result = count_segmentor(model, shape, transposed_conv_rule=rule,
                              use_data_preprocessor=True)
