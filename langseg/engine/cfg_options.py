@@ -29,6 +29,8 @@ import difflib
 import inspect
 from typing import Any
 
+from mmengine.config import Config
+
 from ..utils.errors import ConfigError
 
 _OPEN, _CLOSE = '([{', ')]}'
@@ -266,7 +268,7 @@ def _closest(name: str, pool) -> str:
 def check_key(cfg, key: str) -> tuple[bool, Any]:
     """Check ``key`` against ``cfg``; return (exists, current value)."""
     parts = key.split('.')
-    node: Any = cfg._cfg_dict if hasattr(cfg, '_cfg_dict') else cfg
+    node: Any = cfg.to_dict() if isinstance(cfg, Config) else cfg
     for depth, part in enumerate(parts):
         where = '.'.join(parts[:depth]) or 'the config'
         is_leaf = depth == len(parts) - 1
