@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from langseg.datasets.checked_pipeline import (dataset_label_info, refuse_data_checks_key,
-                                                uses_checked_loading)
+from langseg.datasets.checked_pipeline import (data_checks_options, dataset_label_info,
+                                                install_checked_loading)
 from langseg.datasets.checks import check_dataset_cfg, check_no_empty_images
 from langseg.datasets.toy_shapes import generate_toy_shapes
 from langseg.datasets.transforms import CheckedLoadAnnotations, CheckedLoadImageFromFile
@@ -151,11 +151,7 @@ def test_test_stops_on_bad_data_and_writes_no_predictions(tmp_path, trained_toy,
 def test_invalid_labels_ignore_lets_the_test_run(tmp_path, trained_toy):
     root, _, _ = corrupt_toy(tmp_path, 'label_value', 'validation')
     cfg = write_config(str(tmp_path / 'ignore.py'), eval_config(tmp_path, trained_toy, root),
-                       "test_dataloader = dict(dataset=dict(pipeline=[\n"
-                       "    dict(type='CheckedLoadImageFromFile'),\n"
-                       "    dict(type='CheckedLoadAnnotations', num_classes=10,\n"
-                       "         invalid_labels='ignore'),\n"
-                       "    dict(type='PackSegInputs')]))\n")
+                       "data_checks = dict(invalid_labels='ignore')\n")
     proc = run_tool('test.py', cfg, trained_toy['checkpoint'], '--work-dir',
                     str(tmp_path / 'work'))
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -258,114 +254,74 @@ def test_checked_image_loader(tmp_path):
     assert CheckedLoadImageFromFile(ignore_empty=True)(dict(img_path=str(empty))) is None
 
 
-def _leaf_datasets(ds):
-    if isinstance(ds.get('datasets'), (list, tuple)):
-        return [leaf for sub in ds['datasets'] for leaf in _leaf_datasets(sub)]
-    if isinstance(ds.get('dataset'), dict):
-        return _leaf_datasets(ds['dataset'])
-    return [ds]
-
-
-def _label_loaders(transforms):
-    for item in transforms:
-        if isinstance(item, (list, tuple)):
-            yield from _label_loaders(item)
-        elif isinstance(item, dict):
-            if 'LoadAnnotations' in item['type']:
-                yield item
-            yield from _label_loaders(item.get('transforms') or [])
-
-
-def _all_configs():
-    root = osp.join(osp.dirname(TOY_CONFIG), '..')
-    return sorted(osp.relpath(osp.join(d, f), root)
-                  for d, _, files in os.walk(root) if '_base_' not in d
-                  for f in files if f.endswith('.py'))
-
-
-@pytest.mark.parametrize('name', _all_configs())
-def test_every_config_names_checked_loaders_with_its_dataset_classes(name):
-    """No pipeline is rewritten at run time: each config's own pipelines name the checked
-    loaders, with the number of classes and ignore_index of the dataset they load
-    (dataset_label_info: the config's metainfo, else the dataset type's METAINFO; a folder
-    dataset names None and fills it from classes.txt). TTA pipelines load the test
-    dataset."""
-    import langseg  # noqa: F401  (registers the dataset types)
-    cfg = Config.fromfile(osp.join(osp.dirname(TOY_CONFIG), '..', name))
-    pipelines = []
+def test_install_rewrites_every_pipeline_of_the_toy_config():
+    cfg = Config.fromfile(TOY_CONFIG)
+    cfg.val_dataloader.dataset.pipeline[0]['imdecode_backend'] = 'pillow'
+    assert install_checked_loading(cfg)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        if not cfg.get(key):   # a training-free config has no training data
-            continue
-        for ds in _leaf_datasets(cfg[key]['dataset']):
-            pipelines.append((ds, ds['pipeline']))
-    if 'tta_pipeline' in cfg:
-        test_ds = _leaf_datasets(cfg.test_dataloader.dataset)[0]
-        pipelines.append((test_ds, cfg.tta_pipeline))
-    for ds, pipeline in pipelines:
-        num_classes, ignore_index = dataset_label_info(ds)
-        if ds['type'] == 'FolderSegDataset':
-            num_classes = None
-        types = [t['type'] for t in pipeline if 'Load' in t['type']]
-        # mmcv's unchecked loader nowhere (image-text data has its own loader)
-        assert types[0] in ('CheckedLoadImageFromFile', 'LoadImageTextImage'), (name, types)
-        for loader in _label_loaders(pipeline):
-            assert loader['type'] in ('CheckedLoadAnnotations', 'LoadAnnotations16'), name
-            assert loader['num_classes'] == num_classes, (name, loader, ds['type'])
-            assert loader['ignore_index'] == ignore_index, (name, loader)
-            assert loader.get('invalid_labels', 'error') == 'error', (name, loader)
-    assert uses_checked_loading(cfg)
+        pipeline = cfg[key].dataset.pipeline
+        assert pipeline[0]['type'] == 'CheckedLoadImageFromFile'
+        assert dict(pipeline[1]) == dict(type='CheckedLoadAnnotations', num_classes=10,
+                                         ignore_index=255, invalid_labels='error')
+    assert cfg.val_dataloader.dataset.pipeline[0]['imdecode_backend'] == 'pillow'
+    assert [t['type'] for t in cfg.train_dataloader.dataset.pipeline][2:] == \
+        ['RandomFlip', 'PackSegInputs']
+    assert install_checked_loading(cfg)  # idempotent
+    assert cfg.test_dataloader.dataset.pipeline[1]['num_classes'] == 10
 
 
-def test_dataset_label_info_and_wrapped_datasets():
-    ade = dict(type='ADE20KDataset', data_root='x')
+def test_install_options_and_wrapped_datasets():
+    load = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations',
+                                                  reduce_zero_label=True)]
+    tta = [dict(type='LoadImageFromFile'),
+           dict(type='TestTimeAug', transforms=[[dict(type='Resize', scale=(64, 64))],
+                                                [dict(type='mmseg.LoadAnnotations')],
+                                                [dict(type='PackSegInputs')]])]
+    ade = dict(type='ADE20KDataset', data_root='x', pipeline=load)
     custom = dict(type='ADE20KDataset', metainfo=dict(classes=['a', 'b', 'c']),
-                  ignore_index=0)
-    assert dataset_label_info(ade) == (150, 255)
-    assert dataset_label_info(custom) == (3, 0)
+                  ignore_index=0, pipeline=load)
+    cfg = Config(dict(
+        default_scope='mmseg',
+        data_checks=dict(invalid_labels='ignore'),
+        train_dataloader=dict(dataset=dict(type='ConcatDataset', datasets=[
+            ade, dict(type='RepeatDataset', times=2, dataset=custom)])),
+        val_dataloader=dict(dataset=dict(type='ToyShapesDataset', pipeline=tta)),
+        test_dataloader=dict(dataset=dict(type='ToyImageTextDataset', pipeline=load))))
+    install_checked_loading(cfg)
+    first, repeated = cfg.train_dataloader.dataset.datasets
+    assert dict(first.pipeline[1]) == dict(
+        type='CheckedLoadAnnotations', reduce_zero_label=True, num_classes=150,
+        ignore_index=255, invalid_labels='ignore')
+    assert repeated.dataset.pipeline[1]['num_classes'] == 3
+    assert repeated.dataset.pipeline[1]['ignore_index'] == 0
+    val = cfg.val_dataloader.dataset.pipeline
+    assert val[0]['type'] == 'CheckedLoadImageFromFile'
+    assert val[1].transforms[1][0]['type'] == 'CheckedLoadAnnotations'
+    assert val[1].transforms[1][0]['num_classes'] == 10
+    # A dataset without classes (image-text): the values are not checked.
+    assert cfg.test_dataloader.dataset.pipeline[1]['num_classes'] is None
     assert dataset_label_info(dict(type='PascalVOC20Dataset')) == (20, 255)
-    assert dataset_label_info(dict(type='ToyImageTextDataset')) == (None, 255)
-    plain = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations')]
-    checked = [dict(type='RandomFlip'),
-               dict(type='TestTimeAug', transforms=[[dict(type='CheckedLoadImageFromFile')]])]
-    unchecked = Config(dict(train_dataloader=dict(dataset=dict(
-        type='ConcatDataset', datasets=[dict(ade, pipeline=plain)]))))
-    assert not uses_checked_loading(unchecked)
-    wrapped = Config(dict(train_dataloader=dict(dataset=dict(
-        type='RepeatDataset', times=2, dataset=dict(ade, pipeline=checked)))))
-    assert uses_checked_loading(wrapped)
-    assert not uses_checked_loading(wrapped, ('val_dataloader', ))
+
+    off = Config(dict(data_checks=dict(enabled=False),
+                      train_dataloader=dict(dataset=dict(type='ToyShapesDataset',
+                                                         pipeline=[dict(load[0])]))))
+    assert not install_checked_loading(off)
+    assert off.train_dataloader.dataset.pipeline[0]['type'] == 'LoadImageFromFile'
+    unscoped = Config(dict(train_dataloader=dict(dataset=dict(
+        type='ToyShapesDataset', pipeline=[dict(load[0])]))))
+    install_checked_loading(unscoped)  # no default scope: the mmseg scope is named
+    assert unscoped.train_dataloader.dataset.pipeline[0]['type'] == \
+        'mmseg.CheckedLoadImageFromFile'
 
 
-def test_the_retired_data_checks_key_is_refused():
-    refuse_data_checks_key(Config(dict(model=dict())))
-    with pytest.raises(ConfigError, match="data_checks is no longer read.*invalid_labels="
-                                          "'ignore' on CheckedLoadAnnotations"):
-        refuse_data_checks_key(Config(dict(data_checks=dict(invalid_labels='ignore'))))
-
-
-def test_folder_dataset_gives_its_class_count_to_the_label_checks(tmp_path):
-    import langseg  # noqa: F401
-    from mmengine.registry import init_default_scope
-
-    from langseg.registry import DATASETS
-    init_default_scope('mmseg')
-    root = tmp_path / 'folder'
-    for sub in ('images/val', 'masks/val'):
-        (root / sub).mkdir(parents=True)
-    (root / 'classes.txt').write_text('sky\ntree\nroad\n')
-    cv2.imwrite(str(root / 'images/val/a.jpg'), np.zeros((8, 8, 3), np.uint8))
-    cv2.imwrite(str(root / 'masks/val/a.png'), np.full((8, 8), 7, np.uint8))
-    tta = dict(type='TestTimeAug', transforms=[[dict(type='CheckedLoadAnnotations')]])
-    dataset = DATASETS.build(dict(
-        type='FolderSegDataset', data_root=str(root), split='val',
-        pipeline=[dict(type='CheckedLoadImageFromFile'),
-                  dict(type='CheckedLoadAnnotations', num_classes=None), tta]))
-    loaders = [dataset.pipeline.transforms[1],
-               dataset.pipeline.transforms[2].subroutines[0].transforms[0]]
-    assert [t.num_classes for t in loaders] == [3, 3]
-    with pytest.raises(DataError, match=r'a\.png holds values 7 that are no class: '
-                                        r'expected 0\.\.2 or 255'):
-        dataset[0]
+@pytest.mark.parametrize('bad, match', [
+    (dict(invalid_labels='skip'), "invalid_labels='skip': expected 'error' or 'ignore'"),
+    (dict(enable=True), r"unknown keys \['enable'\]"),
+    ('on', 'expected a dict'),
+])
+def test_data_checks_option_errors(bad, match):
+    with pytest.raises(ConfigError, match=match):
+        data_checks_options(dict(data_checks=bad))
 
 
 def test_up_front_empty_image_check(tmp_path):

@@ -198,6 +198,7 @@ def make_16bit_dataset(root: str, bench: str) -> None:
 @pytest.mark.parametrize('bench', sorted(LAYOUT_16))
 def test_16bit_labels_survive_the_configs_pipeline(bench, tmp_path):
     import langseg  # noqa: F401
+    from langseg.datasets import install_checked_loading
     from mmengine.registry import init_default_scope
     from langseg.registry import DATASETS
     init_default_scope('mmseg')
@@ -206,7 +207,8 @@ def test_16bit_labels_survive_the_configs_pipeline(bench, tmp_path):
     cfg = Config.fromfile(config_path(bench))
     cfg.test_dataloader.dataset.data_root = root
     assert cfg.test_evaluator.ignore_index == 65535
-    loader = cfg.test_dataloader.dataset.pipeline[2]  # named by the config itself
+    install_checked_loading(cfg)
+    loader = cfg.test_dataloader.dataset.pipeline[2]
     assert loader.type == 'LoadAnnotations16'
     assert loader.num_classes == LAYOUT_16[bench][3] and loader.ignore_index == 65535
     dataset = DATASETS.build(cfg.test_dataloader.dataset)

@@ -9,21 +9,15 @@ data_root = 'data/my_data'
 crop_size = (96, 96)
 model = dict(class_names=data_root + '/classes.txt', decode_head=dict(num_classes=None))
 train_pipeline = [
-    dict(type='CheckedLoadImageFromFile'),
-    dict(type='CheckedLoadAnnotations',
-         num_classes=None, ignore_index=255, invalid_labels='error'),
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
     dict(type='RandomResize', scale=(96, 96), ratio_range=(0.75, 1.5), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs'),
 ]
-# num_classes=None: FolderSegDataset gives the label check the count of classes.txt.
-test_pipeline = [
-    dict(type='CheckedLoadImageFromFile'),
-    dict(type='CheckedLoadAnnotations',
-         num_classes=None, ignore_index=255, invalid_labels='error'),
-    dict(type='PackSegInputs'),
-]
+test_pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+                 dict(type='PackSegInputs')]
 train_dataloader = dict(
     batch_size=8,
     dataset=dict(_delete_=True, type='FolderSegDataset', data_root=data_root,
@@ -32,15 +26,3 @@ val_dataloader = dict(
     dataset=dict(_delete_=True, type='FolderSegDataset', data_root=data_root, split='val',
                  pipeline=test_pipeline))
 test_dataloader = val_dataloader
-# Test-time augmentation (tools/test.py --tta): the image as it is and flipped.
-tta_pipeline = [
-    dict(type='CheckedLoadImageFromFile', backend_args=None),
-    dict(type='TestTimeAug',
-         transforms=[
-             [dict(type='RandomFlip', prob=0., direction='horizontal'),
-              dict(type='RandomFlip', prob=1., direction='horizontal')],
-             [dict(type='CheckedLoadAnnotations',
-                   num_classes=None, ignore_index=255, invalid_labels='error')],
-             [dict(type='PackSegInputs')],
-         ]),
-]

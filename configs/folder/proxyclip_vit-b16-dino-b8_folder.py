@@ -10,10 +10,9 @@ _base_ = ['../_base_/models/proxyclip_vit-b16_dino-b8.py', '../_base_/datasets/f
 data_root = 'data/my_data'
 model = dict(class_names=data_root + '/classes.txt', slide_crop=336, slide_stride=112)
 test_pipeline = [
-    dict(type='CheckedLoadImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(2048, 336), keep_ratio=True),
-    dict(type='CheckedLoadAnnotations',
-         num_classes=None, ignore_index=255, invalid_labels='error'),
+    dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
 test_dataloader = dict(dataset=dict(data_root=data_root, pipeline=test_pipeline))
@@ -24,15 +23,14 @@ val_cfg = dict(type='ValLoop')
 # Test-time augmentation (tools/test.py --tta): short side x 0.75, 1, 1.25 of the setting
 # above, each with and without a horizontal flip.
 tta_pipeline = [
-    dict(type='CheckedLoadImageFromFile', backend_args=None),
+    dict(type='LoadImageFromFile', backend_args=None),
     dict(type='TestTimeAug',
          transforms=[
              [dict(type='Resize', scale=(2048, round(336 * r)), keep_ratio=True)
               for r in (0.75, 1.0, 1.25)],
              [dict(type='RandomFlip', prob=0., direction='horizontal'),
               dict(type='RandomFlip', prob=1., direction='horizontal')],
-             [dict(type='CheckedLoadAnnotations',
-                   num_classes=None, ignore_index=255, invalid_labels='error')],
+             [dict(type='LoadAnnotations')],
              [dict(type='PackSegInputs')],
          ]),
 ]

@@ -16,10 +16,9 @@ model = dict(class_names='segclip_context60.txt', background=True, short_side=No
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')
 test_pipeline = [
-    dict(type='CheckedLoadImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(2048, 224), keep_ratio=True),
-    dict(type='CheckedLoadAnnotations',
-         num_classes=60, ignore_index=255, invalid_labels='error'),
+    dict(type='LoadAnnotations'),
     dict(type='PackSegInputs')
 ]
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
@@ -36,15 +35,14 @@ protocol = dict(
 # Test-time augmentation (tools/test.py --tta): short side x 0.75, 1, 1.25 of the setting
 # above, each with and without a horizontal flip.
 tta_pipeline = [
-    dict(type='CheckedLoadImageFromFile', backend_args=None),
+    dict(type='LoadImageFromFile', backend_args=None),
     dict(type='TestTimeAug',
          transforms=[
              [dict(type='Resize', scale=(2048, round(224 * r)), keep_ratio=True)
               for r in (0.75, 1.0, 1.25)],
              [dict(type='RandomFlip', prob=0., direction='horizontal'),
               dict(type='RandomFlip', prob=1., direction='horizontal')],
-             [dict(type='CheckedLoadAnnotations',
-                   num_classes=60, ignore_index=255, invalid_labels='error')],
+             [dict(type='LoadAnnotations')],
              [dict(type='PackSegInputs')],
          ]),
 ]

@@ -33,9 +33,8 @@ train_dataloader = dict(
     dataset=dict(type='ToyImageTextDataset', data_root=data_root, generate=toy_generate,
                  data_prefix=dict(img_path=''), pipeline=train_pipeline))
 test_pipeline = [
-    dict(type='CheckedLoadImageFromFile'),
-    dict(type='CheckedLoadAnnotations',
-         num_classes=10, ignore_index=255, invalid_labels='error'),
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
 val_dataloader = dict(
@@ -70,13 +69,12 @@ default_hooks = dict(
 randomness = dict(seed=0)
 # Test-time augmentation (tools/test.py --tta): the image as it is and flipped.
 tta_pipeline = [
-    dict(type='CheckedLoadImageFromFile', backend_args=None),
+    dict(type='LoadImageFromFile', backend_args=None),
     dict(type='TestTimeAug',
          transforms=[
              [dict(type='RandomFlip', prob=0., direction='horizontal'),
               dict(type='RandomFlip', prob=1., direction='horizontal')],
-             [dict(type='CheckedLoadAnnotations',
-                   num_classes=10, ignore_index=255, invalid_labels='error')],
+             [dict(type='LoadAnnotations')],
              [dict(type='PackSegInputs')],
          ]),
 ]

@@ -1,20 +1,20 @@
-"""What the configs' checked loaders need to know: the classes of a dataset config, and
-whether a run's pipelines check their data.
+"""Put the checked loaders of :mod:`langseg.datasets.transforms` into a config's pipelines.
 
-The dataset configs (``configs/_base_/datasets/*.py`` and any config with its own
-pipeline) name langseg's checked loaders themselves, with the dataset's number of classes
-and ``ignore_index``::
+``tools/train.py`` and ``tools/test.py`` call :func:`install_checked_loading` before they
+build the runner, so every config gets the checks without being edited: in the pipelines
+of ``train_dataloader``, ``val_dataloader`` and ``test_dataloader`` (through
+``ConcatDataset``'s ``datasets``, wrappers' ``dataset`` and ``TestTimeAug``'s nested
+``transforms``), ``LoadImageFromFile`` becomes ``CheckedLoadImageFromFile`` and
+``LoadAnnotations`` becomes ``CheckedLoadAnnotations`` with the dataset's ``num_classes``
+and ``ignore_index`` (the 16-bit ``LoadAnnotations16`` keeps its type and gets the same
+arguments). The other keys of each transform are kept.
 
-    dict(type='CheckedLoadImageFromFile'),
-    dict(type='CheckedLoadAnnotations', num_classes=150, ignore_index=255,
-         invalid_labels='error'),   # or 'ignore': invalid values become ignore_index
+The top-level config key ``data_checks`` controls it::
 
-(:mod:`langseg.datasets.transforms`; ``LoadAnnotations16`` takes the same arguments,
-``FolderSegDataset`` fills in ``num_classes=None`` from its class file). Nothing rewrites
-a pipeline at run time: the config a user reads is the config that runs. A pipeline that
-names mmcv's ``LoadImageFromFile`` / mmseg's ``LoadAnnotations`` runs unchecked.
-:func:`dataset_label_info` gives the values a dataset config's loaders should name (the
-config tests compare every config with it).
+    data_checks = dict(
+        enabled=True,            # False: the pipelines are left as they are
+        invalid_labels='error',  # or 'ignore': label values >= num_classes (other than
+    )                            #   ignore_index) are set to ignore_index
 """
 from __future__ import annotations
 
@@ -24,7 +24,36 @@ from typing import Any
 
 from ..utils.errors import ConfigError
 
+#: The defaults of the ``data_checks`` config key.
+DATA_CHECKS_DEFAULTS = dict(enabled=True, invalid_labels='error')
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+_IMAGE_LOADERS = ('LoadImageFromFile', 'CheckedLoadImageFromFile')
+_LABEL_LOADERS = ('LoadAnnotations', 'CheckedLoadAnnotations')
+
+
+def data_checks_options(cfg: Any) -> dict:
+    """The ``data_checks`` of a config merged over the defaults; validated."""
+    given = cfg.get('data_checks') or {}
+    if not isinstance(given, dict):
+        raise ConfigError(f'data_checks={given!r}: expected a dict, e.g. '
+                          "data_checks=dict(invalid_labels='error', enabled=True)")
+    unknown = sorted(set(given) - set(DATA_CHECKS_DEFAULTS))
+    if unknown:
+        raise ConfigError(f'data_checks has unknown keys {unknown}: expected '
+                          f'{sorted(DATA_CHECKS_DEFAULTS)}')
+    options = dict(DATA_CHECKS_DEFAULTS, **given)
+    if options['invalid_labels'] not in ('error', 'ignore'):
+        raise ConfigError(f"data_checks.invalid_labels={options['invalid_labels']!r}: "
+                          "expected 'error' or 'ignore'")
+    if not isinstance(options['enabled'], bool):
+        raise ConfigError(f"data_checks.enabled={options['enabled']!r}: expected True or "
+                          'False')
+    return options
+
+
+def _short_type(name: Any) -> str:
+    """``'mmseg.LoadAnnotations'`` -> ``'LoadAnnotations'``."""
+    return str(name).rsplit('.', 1)[-1]
 
 
 def _dataset_class(ds_type: Any):
@@ -80,52 +109,64 @@ def dataset_label_info(ds: dict) -> tuple[int | None, int]:
     return _num_classes(classes), 255 if ignore_index is None else int(ignore_index)
 
 
-def _short_type(name: Any) -> str:
-    """``'mmseg.LoadAnnotations'`` -> ``'LoadAnnotations'``."""
-    return str(name).rsplit('.', 1)[-1]
-
-
-def _pipelines(ds: Any) -> list:
-    """The pipelines of a (possibly wrapped) dataset config."""
-    if not isinstance(ds, dict):
-        return []
-    found = [ds['pipeline']] if ds.get('pipeline') is not None else []
-    for sub in ds.get('datasets') or ():  # ConcatDataset
-        found += _pipelines(sub)
-    if isinstance(ds.get('dataset'), dict):  # RepeatDataset, ClassBalancedDataset, ...
-        found += _pipelines(ds['dataset'])
-    return found
-
-
-def _names_type(transforms: Any, name: str) -> bool:
+def _rewrite_transforms(transforms: Any, info: tuple[int | None, int], options: dict,
+                        prefix: str) -> None:
+    """Rewrite a list of transform dicts in place, recursing into nested lists and the
+    ``transforms`` of wrappers such as ``TestTimeAug`` / ``RandomChoice``."""
     if isinstance(transforms, (list, tuple)):
-        return any(_names_type(t, name) for t in transforms)
+        for item in transforms:
+            _rewrite_transforms(item, info, options, prefix)
+        return
     if not isinstance(transforms, dict):
+        return
+    kind = _short_type(transforms.get('type', ''))
+    if kind in _IMAGE_LOADERS:
+        transforms['type'] = prefix + 'CheckedLoadImageFromFile'
+    elif kind in _LABEL_LOADERS or kind == 'LoadAnnotations16':
+        num_classes, ignore_index = info
+        if kind != 'LoadAnnotations16':  # the 16-bit loader is already a checked one
+            transforms['type'] = prefix + 'CheckedLoadAnnotations'
+        transforms.setdefault('num_classes', num_classes)
+        transforms.setdefault('ignore_index', ignore_index)
+        transforms.setdefault('invalid_labels', options['invalid_labels'])
+    if 'transforms' in transforms:
+        _rewrite_transforms(transforms['transforms'], info, options, prefix)
+
+
+def _rewrite_dataset(ds: Any, options: dict, prefix: str) -> tuple[int | None, int] | None:
+    """Rewrite the pipelines of a (possibly wrapped) dataset config; returns its label
+    info (that of the first dataset of a ``ConcatDataset``)."""
+    if not isinstance(ds, dict):
+        return None
+    info = None
+    if isinstance(ds.get('datasets'), (list, tuple)):  # ConcatDataset
+        infos = [_rewrite_dataset(sub, options, prefix) for sub in ds['datasets']]
+        info = next((i for i in infos if i is not None), None)
+    if isinstance(ds.get('dataset'), dict):  # RepeatDataset, ClassBalancedDataset, ...
+        info = _rewrite_dataset(ds['dataset'], options, prefix)
+    if info is None:
+        info = dataset_label_info(ds)
+    if ds.get('pipeline') is not None:
+        _rewrite_transforms(ds['pipeline'], info, options, prefix)
+    return info
+
+
+def install_checked_loading(cfg: Any, loaders: tuple[str, ...] = _LOADERS) -> bool:
+    """Replace the loaders of the named dataloaders' pipelines by the checked ones, in
+    place (see the module docstring). Returns whether it did (``data_checks.enabled``)."""
+    options = data_checks_options(cfg)
+    if not options['enabled']:
         return False
-    return _short_type(transforms.get('type', '')) == name or \
-        _names_type(transforms.get('transforms'), name)
-
-
-def uses_checked_loading(cfg: Any, loaders: tuple[str, ...] = _LOADERS) -> bool:
-    """Whether a pipeline of the named dataloaders names ``CheckedLoadImageFromFile`` (then
-    the tools also scan the data roots for empty image files before the run starts)."""
+    # The checked transforms live in mmseg's registry: scope them unless the config's
+    # default scope is mmseg (where plain names are looked up).
+    prefix = '' if cfg.get('default_scope') == 'mmseg' else 'mmseg.'
+    from . import transforms  # noqa: F401  (registers the checked transforms)
     for key in loaders:
         loader = cfg.get(key)
-        if isinstance(loader, dict) and any(
-                _names_type(p, 'CheckedLoadImageFromFile')
-                for p in _pipelines(loader.get('dataset'))):
-            return True
-    return False
+        if isinstance(loader, dict):
+            _rewrite_dataset(loader.get('dataset'), options, prefix)
+    return True
 
 
-def refuse_data_checks_key(cfg: Any) -> None:
-    """Raise :class:`ConfigError` for the retired top-level ``data_checks`` key (it made
-    the tools rewrite the pipelines; the pipelines now name the checked loaders)."""
-    if 'data_checks' in cfg:
-        raise ConfigError('data_checks is no longer read: the dataset configs name the '
-                          "checked loaders in their pipelines; set invalid_labels='ignore' "
-                          'on CheckedLoadAnnotations (or LoadAnnotations16) there, or name '
-                          'LoadImageFromFile / LoadAnnotations to run without the checks')
-
-
-__all__ = ['dataset_label_info', 'refuse_data_checks_key', 'uses_checked_loading']
+__all__ = ['DATA_CHECKS_DEFAULTS', 'data_checks_options', 'dataset_label_info',
+           'install_checked_loading']

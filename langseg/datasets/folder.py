@@ -45,20 +45,6 @@ def folder_classes(data_root: str, classes_file: str = 'classes.txt') -> list[st
     return names
 
 
-def _give_num_classes(transform, num_classes: int) -> None:
-    """Set ``num_classes`` of the ``CheckedLoadAnnotations`` in a built pipeline that
-    name none (through ``Compose``'s ``transforms`` and ``TestTimeAug``'s
-    ``subroutines``)."""
-    from .transforms import CheckedLoadAnnotations
-    if isinstance(transform, CheckedLoadAnnotations):
-        if transform.num_classes is None:
-            transform.num_classes = int(num_classes)
-        return
-    for name in ('transforms', 'subroutines'):
-        for child in getattr(transform, name, None) or ():
-            _give_num_classes(child, num_classes)
-
-
 @DATASETS.register_module()
 class FolderSegDataset(BaseSegDataset):
     """Images + PNG masks + a class file (see the module docstring).
@@ -72,10 +58,6 @@ class FolderSegDataset(BaseSegDataset):
         reduce_zero_label: label 0 is "other" and ignored (as ADE20K), the classes file
             then lists the classes of labels 1.. .
         **kwargs: as for mmseg's ``BaseSegDataset`` (``pipeline``, ``ignore_index``...).
-
-    The number of classes is known only once the class file is read: a
-    ``CheckedLoadAnnotations`` of the pipeline that names ``num_classes=None`` (as
-    ``configs/_base_/datasets/folder.py``) is given the count of the class file's names.
     """
 
     METAINFO: dict = dict()
@@ -92,7 +74,6 @@ class FolderSegDataset(BaseSegDataset):
                                           seg_map_path=osp.join(mask_dir, split)),
                          img_suffix='', seg_map_suffix='.png',
                          reduce_zero_label=reduce_zero_label, **kwargs)
-        _give_num_classes(self.pipeline, len(self.metainfo['classes']))
 
     def load_data_list(self) -> list[dict]:
         img_root = self.data_prefix['img_path']

@@ -7,12 +7,12 @@ the metric (test), and a value that is no class breaks the loss (train, ``Target
 out of bounds``) or is silently dropped by the metric (test). The subclasses here raise
 :class:`~langseg.utils.errors.DataError` naming the file and what was expected instead.
 
-The dataset configs name them in place of the originals (see
-:mod:`langseg.datasets.checked_pipeline`)::
+``tools/train.py`` and ``tools/test.py`` put them in place of the originals (see
+:func:`langseg.datasets.checked_pipeline.install_checked_loading`); in a config they can
+also be named directly::
 
     dict(type='CheckedLoadImageFromFile'),
-    dict(type='CheckedLoadAnnotations', num_classes=150, ignore_index=255,
-         invalid_labels='error'),
+    dict(type='CheckedLoadAnnotations', num_classes=150, ignore_index=255),
 """
 from __future__ import annotations
 
@@ -157,8 +157,8 @@ class CheckedLoadAnnotations(LoadAnnotations):
         if self.invalid_labels == 'error':
             raise DataError(f'label map {path} holds values {shown} that are no class: '
                             f'expected {valid} for the {self.num_classes} classes of the '
-                            "dataset (set invalid_labels='ignore' on the label loader of "
-                            'the pipeline to ignore such pixels)')
+                            "dataset (set data_checks=dict(invalid_labels='ignore') to "
+                            'ignore such pixels)')
         gt = gt.copy()
         gt[np.isin(gt, bad)] = self.ignore_index
         if self._reported < _REPORTED_FILES:
@@ -210,8 +210,8 @@ class LoadAnnotations16(CheckedLoadAnnotations, _Load16BitSegMap):
     """:class:`CheckedLoadAnnotations` for label maps with more than 256 classes (ADE20K-847,
     Pascal Context-459: 16-bit TIFFs, 65535 unlabelled). The values are kept as they are
     (int32), not cast to uint8 as mmseg's ``LoadAnnotations`` does (which would turn class
-    300 into 44). Same arguments as :class:`CheckedLoadAnnotations` (the benchmark configs
-    name ``num_classes`` and ``ignore_index=65535``)."""
+    300 into 44). ``tools/test.py`` fills ``num_classes`` and ``ignore_index`` from the
+    dataset as for the other loaders; same arguments as :class:`CheckedLoadAnnotations`."""
 
 
 __all__ = ['CheckedLoadAnnotations', 'CheckedLoadImageFromFile', 'LoadAnnotations16']

@@ -212,7 +212,7 @@ def _runner_keys() -> set[str]:
     from mmengine.runner import Runner
     names = set(inspect.signature(Runner.__init__).parameters) - {'self'}
     return names | {'runner_type', 'custom_imports', 'default_scope', 'launcher',
-                    'log_level', 'log_processor', 'load_from_strict',
+                    'log_level', 'log_processor', 'load_from_strict', 'data_checks',
                     'tta_model', 'tta_pipeline', 'auto_scale_lr', 'model_wrapper_cfg'}
 
 

@@ -4,8 +4,7 @@ As mmseg 1.x's ``tools/train.py``: load the config, merge ``--cfg-options``, ``-
 ``--resume``, build the runner, train; plus the checks that turn bad input into one-line
 errors before anything is written: the config exists and parses, ``--cfg-options`` name
 existing settings with values of the right type (:mod:`langseg.engine.cfg_options`),
-every ``type`` is registered (:mod:`langseg.engine.config`), data roots hold images (data
-files are checked as they are read by the checked loaders the dataset configs name), the
+every ``type`` is registered (:mod:`langseg.engine.config`), data roots hold images, the
 work dir is writable, ``--resume`` has a checkpoint that is safe to load; after the runner
 is built (it writes a timestamped log folder and a config dump, removed again when a check
 refuses the run: :func:`~langseg.engine.work_dir.discard_failed_start`): the work dir has
@@ -29,7 +28,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import find_latest_checkpoint
 
-from ..datasets.checked_pipeline import refuse_data_checks_key, uses_checked_loading
+from ..datasets.checked_pipeline import data_checks_options, install_checked_loading
 from ..datasets.checks import check_data_roots
 from ..utils.errors import CheckpointError
 from .accumulation import accumulation_steps, apply_accumulation
@@ -46,11 +45,11 @@ from .work_dir import (StartRecord, check_work_dir_space, check_work_dir_writabl
 
 
 def check_data(cfg, loaders: tuple[str, ...]) -> None:
-    """The up-front data checks of the dataloaders the run starts with: roots, layouts,
-    and (where the pipelines name the checked loaders) empty image files. The pipelines
-    are run as the config writes them (:mod:`langseg.datasets.checked_pipeline`)."""
-    refuse_data_checks_key(cfg)
-    check_data_roots(cfg, loaders, check_empty_files=uses_checked_loading(cfg, loaders))
+    """The up-front data checks (roots, layouts, empty images) of the dataloaders the run
+    starts with, then the checked loaders in every dataloader's pipeline."""
+    enabled = data_checks_options(cfg)['enabled']
+    check_data_roots(cfg, loaders, check_empty_files=enabled)
+    install_checked_loading(cfg)
 
 
 def build_train_runner(config: str, work_dir: str | None = None, resume: bool = False,

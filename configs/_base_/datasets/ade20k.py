@@ -3,9 +3,8 @@ dataset_type = 'ADE20KDataset'
 data_root = 'data/ade/ADEChallengeData2016'
 crop_size = (512, 512)
 train_pipeline = [
-    dict(type='CheckedLoadImageFromFile'),
-    dict(type='CheckedLoadAnnotations', reduce_zero_label=True,
-         num_classes=150, ignore_index=255, invalid_labels='error'),
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
     dict(type='RandomResize', scale=(2048, 512), ratio_range=(0.5, 2.0), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
@@ -13,11 +12,10 @@ train_pipeline = [
     dict(type='PackSegInputs'),
 ]
 test_pipeline = [
-    dict(type='CheckedLoadImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(2048, 512), keep_ratio=True),
     # Annotations are loaded after the resize: metrics are computed at native resolution.
-    dict(type='CheckedLoadAnnotations', reduce_zero_label=True,
-         num_classes=150, ignore_index=255, invalid_labels='error'),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
     dict(type='PackSegInputs'),
 ]
 # --tta: the official --aug-test (DenseCLIP test.py): img_ratios of the test scale
@@ -26,15 +24,14 @@ test_pipeline = [
 img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
 tta_scale = (2048, 512)
 tta_pipeline = [
-    dict(type='CheckedLoadImageFromFile', backend_args=None),
+    dict(type='LoadImageFromFile', backend_args=None),
     dict(type='TestTimeAug',
          transforms=[
              [dict(type='Resize', scale=(int(tta_scale[0] * r), int(tta_scale[1] * r)),
                    keep_ratio=True) for r in img_ratios],
              [dict(type='RandomFlip', prob=0., direction='horizontal'),
               dict(type='RandomFlip', prob=1., direction='horizontal')],
-             [dict(type='CheckedLoadAnnotations',
-                   num_classes=150, ignore_index=255, invalid_labels='error')],
+             [dict(type='LoadAnnotations')],
              [dict(type='PackSegInputs')],
          ]),
 ]

@@ -5,11 +5,9 @@
 dataset_type = 'FolderSegDataset'
 data_root = 'data/my_data'
 crop_size = (512, 512)
-# num_classes=None: FolderSegDataset gives the label checks the count of classes.txt.
 train_pipeline = [
-    dict(type='CheckedLoadImageFromFile'),
-    dict(type='CheckedLoadAnnotations',
-         num_classes=None, ignore_index=255, invalid_labels='error'),
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
     dict(type='RandomResize', scale=(2048, 512), ratio_range=(0.5, 2.0), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
@@ -17,10 +15,9 @@ train_pipeline = [
     dict(type='PackSegInputs'),
 ]
 test_pipeline = [
-    dict(type='CheckedLoadImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(2048, 512), keep_ratio=True),
-    dict(type='CheckedLoadAnnotations',
-         num_classes=None, ignore_index=255, invalid_labels='error'),
+    dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(
@@ -39,15 +36,14 @@ test_evaluator = val_evaluator
 # Test-time augmentation (tools/test.py --tta, mmseg's SegTTAModel): short side x 0.75, 1,
 # 1.25 of the single-scale setting, each with and without a horizontal flip.
 tta_pipeline = [
-    dict(type='CheckedLoadImageFromFile', backend_args=None),
+    dict(type='LoadImageFromFile', backend_args=None),
     dict(type='TestTimeAug',
          transforms=[
              [dict(type='Resize', scale=(2048, round(512 * r)), keep_ratio=True)
               for r in (0.75, 1.0, 1.25)],
              [dict(type='RandomFlip', prob=0., direction='horizontal'),
               dict(type='RandomFlip', prob=1., direction='horizontal')],
-             [dict(type='CheckedLoadAnnotations',
-                   num_classes=None, ignore_index=255, invalid_labels='error')],
+             [dict(type='LoadAnnotations')],
              [dict(type='PackSegInputs')],
          ]),
 ]

@@ -3,10 +3,9 @@
 dataset_type = 'PascalVOCDataset'
 data_root = 'data/VOCdevkit/VOC2012'
 test_pipeline = [
-    dict(type='CheckedLoadImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(2048, 336), keep_ratio=True),
-    dict(type='CheckedLoadAnnotations',
-         num_classes=21, ignore_index=255, invalid_labels='error'),
+    dict(type='LoadAnnotations'),
     dict(type='PackSegInputs')
 ]
 test_dataloader = dict(
@@ -26,15 +25,14 @@ val_evaluator = test_evaluator
 # Test-time augmentation (tools/test.py --tta, mmseg's SegTTAModel): short side x 0.75, 1,
 # 1.25 of the single-scale setting, each with and without a horizontal flip.
 tta_pipeline = [
-    dict(type='CheckedLoadImageFromFile', backend_args=None),
+    dict(type='LoadImageFromFile', backend_args=None),
     dict(type='TestTimeAug',
          transforms=[
              [dict(type='Resize', scale=(2048, round(336 * r)), keep_ratio=True)
               for r in (0.75, 1.0, 1.25)],
              [dict(type='RandomFlip', prob=0., direction='horizontal'),
               dict(type='RandomFlip', prob=1., direction='horizontal')],
-             [dict(type='CheckedLoadAnnotations',
-                   num_classes=21, ignore_index=255, invalid_labels='error')],
+             [dict(type='LoadAnnotations')],
              [dict(type='PackSegInputs')],
          ]),
 ]
