@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 from mmengine.config import Config
+from mmengine.logging import print_log
 
 from ..utils.errors import ConfigError
 
@@ -26,6 +27,8 @@ def setup_distributed(cfg: Config, launcher: str) -> None:
                           'torchrun with --launcher pytorch for CPU processes')
     if not torch.distributed.is_initialized():
         torch.distributed.init_process_group(backend='gloo')
+    print_log("no CUDA device: the processes use the backend='gloo' (env_cfg.dist_cfg is "
+              'not used) and CPUDistributedDataParallel', logger='current')
 
 
 __all__ = ['setup_distributed']

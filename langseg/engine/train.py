@@ -15,6 +15,10 @@ model. Without it ``load_from`` loads partially, as mmseg, with one warning line
 The config is changed only where a flag asks for it: ``--work-dir``, ``--amp``
 (:mod:`langseg.engine.amp`), ``--resume``, ``--gpus``/``--accumulate``
 (:mod:`langseg.engine.accumulation`), ``--launcher`` (:mod:`langseg.engine.distributed`).
+Data files are checked as they are read: the pipelines' loaders are replaced by checked
+ones (``data_checks`` in the config, see :mod:`langseg.datasets.checked_pipeline`), so an
+empty or corrupt image, a label map of another size than its image, or a label value that
+is no class stops the run with one line naming the file.
 Training also makes the config's ``CheckpointHook`` an
 :class:`~langseg.engine.work_dir.AtomicCheckpointHook` and adds
 :class:`~langseg.engine.rng_state.RNGStateHook` (bit-exact resume).
