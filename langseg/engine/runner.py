@@ -96,8 +96,8 @@ def explain_data_errors() -> Iterator[None]:
     """mmcv's loader asserts 'failed to load image: PATH' on a corrupt file: make it a
     one-line :class:`DataError` (the run stops; see docs/getting_started.md).
 
-    Only needed where a pipeline loads with mmcv's plain ``LoadImageFromFile``: the
-    checked loaders raise :class:`DataError` themselves. One raised in a DataLoader worker
+    Only needed with ``data_checks=dict(enabled=False)`` (mmcv's plain
+    ``LoadImageFromFile``): the checked loaders raise :class:`DataError` themselves. One raised in a DataLoader worker
     is re-raised by PyTorch as a ``DataError`` whose message holds the worker's traceback;
     ``run_cli`` catches it and :func:`~langseg.utils.errors.one_line` keeps the original
     message."""
