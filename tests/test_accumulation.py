@@ -92,7 +92,7 @@ def test_gpus_flag_reaches_the_runner_through_tools_train_path(tmp_path, toy_roo
     """--gpus 4 on one process: the runner built by tools/train.py's path accumulates 4
     passes per step, runs 4x the iterations and steps the optimiser as often as the
     schedule says (2 steps for max_iters 2)."""
-    from langseg.engine.launch import build_train_runner
+    from langseg.engine.train import build_train_runner
 
     from .conftest import TOY_CONFIG, tiny_toy_body, write_config
     config = write_config(str(tmp_path / 'cfg.py'), TOY_CONFIG,

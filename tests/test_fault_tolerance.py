@@ -77,7 +77,7 @@ def test_runner_checkpoint_failing_mid_write_stops_cleanly(tmp_path, toy_root, m
     in place (a truncated iter_4.pth was left); now no iter_4.pth exists, no temp file is
     left, last_checkpoint names iter_2.pth, which loads, and the error names both."""
     from langseg.engine import atomic_io
-    from langseg.engine.launch import train
+    from langseg.engine.train import train
     from langseg.engine.work_dir import WorkDirError
     real_open = open
 
@@ -109,7 +109,7 @@ def test_runner_checkpoint_failing_mid_write_stops_cleanly(tmp_path, toy_root, m
 
 
 def test_outdated_checkpoints_are_removed_after_the_new_one_is_complete(tmp_path, toy_root):
-    from langseg.engine.launch import train
+    from langseg.engine.train import train
     config = write_config(str(tmp_path / 'keep1.py'), _tiny(tmp_path, toy_root),
                           'default_hooks = dict(checkpoint=dict(max_keep_ckpts=1))\n')
     work = tmp_path / 'work'
@@ -213,7 +213,7 @@ def test_refused_start_leaves_no_log_folder(tmp_path, toy_root, monkeypatch):
     """M3: a check after the runner is built (here: free space) removes the timestamped
     log folder and config dump the runner wrote."""
     from langseg.engine import work_dir as wd
-    from langseg.engine.launch import build_train_runner
+    from langseg.engine.train import build_train_runner
     monkeypatch.setattr(wd, '_disk_free', lambda path: 2**20)
     work = tmp_path / 'work'
     with pytest.raises(wd.WorkDirError, match='1.0 MiB free'):
@@ -224,7 +224,7 @@ def test_refused_start_leaves_no_log_folder(tmp_path, toy_root, monkeypatch):
 def test_unsafe_or_truncated_resume_checkpoint_refused_before_the_runner_writes(tmp_path,
                                                                                 toy_root):
     """M3: the resume checkpoint was read after the runner had written its log folder."""
-    from langseg.engine.launch import build_train_runner
+    from langseg.engine.train import build_train_runner
     from langseg.utils.errors import CheckpointError
     work = tmp_path / 'work'
     work.mkdir()

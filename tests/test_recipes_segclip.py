@@ -1,6 +1,6 @@
 """SegCLIP's pretraining recipe and zero-shot class names against the official code
 (github.com/ArrowLuo/SegCLIP), checked on the real configs and on a runner built the way
-``tools/train.py`` builds it (``langseg.engine.launch.build_train_runner``): Karpathy
+``tools/train.py`` builds it (``langseg.engine.train.build_train_runner``): Karpathy
 ``train`` only (``restval`` an opt-in that warns), ``drop_last``, weight decay exempting
 exactly the names containing ``bias``, the official ``warmup_cosine`` learning rate, seed
 42 with cuDNN deterministic, training images shrunk to short side 224 (PIL Lanczos) and
@@ -130,7 +130,7 @@ def data(tmp_path_factory):
 @pytest.fixture(scope='module')
 def runner(data):
     """The runner of the real pretraining config, built as tools/train.py builds it."""
-    from langseg.engine.launch import build_train_runner
+    from langseg.engine.train import build_train_runner
     root, paths, voc = data
     return build_train_runner(PRETRAIN, work_dir=str(root / 'work'),
                               cfg_options=data_options(paths, voc, root))

@@ -111,7 +111,7 @@ def _with_toy_data(config: str, out_path: str, data_root: str) -> str:
 def test_one_process_run_reverts_syncbn_to_batchnorm(tmp_path, toy_root):
     """tools/train.py's path (build_train_runner) in one process: mmengine's
     Runner.wrap_model reverts every SyncBatchNorm, the backbone's as the head's."""
-    from langseg.engine.launch import build_train_runner
+    from langseg.engine.train import build_train_runner
     config = _with_toy_data(DENSECLIP_R50, str(tmp_path / 'cfg.py'), toy_root)
     runner = build_train_runner(config, work_dir=str(tmp_path / 'work'))
     model = runner.model
@@ -155,7 +155,7 @@ def test_denseclip_80k_lr_is_the_mmcv1_curve_through_the_runner(tmp_path, toy_ro
     backbone group (x 0.1) and a decoder group at iterations 0, 750, 1500, 40000, 79999
     are mmcv 1.x's. (The old LinearLR + PolyLR(begin=1500) restart gave 5.50e-5 at 40k
     instead of 5.41e-5.)"""
-    from langseg.engine.launch import build_train_runner
+    from langseg.engine.train import build_train_runner
     config = _with_toy_data(DENSECLIP_R50, str(tmp_path / 'cfg.py'), toy_root)
     runner = build_train_runner(config, work_dir=str(tmp_path / 'work'))
     runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)

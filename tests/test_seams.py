@@ -1,5 +1,5 @@
 """Seams between the runner and the model, tested through the path tools/train.py takes
-(``langseg.engine.launch.build_train_runner`` -> mmengine Runner with the config's hooks),
+(``langseg.engine.train.build_train_runner`` -> mmengine Runner with the config's hooks),
 never by setting attributes by hand: a value a hook or a config key sets must be the value
 the code that uses it sees."""
 import os
@@ -38,7 +38,7 @@ def _spy_on_label_selection(monkeypatch) -> list:
 
 
 def _train(config: str, work_dir: str):
-    from langseg.engine.launch import build_train_runner
+    from langseg.engine.train import build_train_runner
     runner = build_train_runner(config, work_dir=work_dir)
     runner.train()
     return runner
@@ -87,7 +87,7 @@ def test_batch_drop_hook_on_a_model_that_cannot_use_it_is_refused(tmp_path, toy_
 def test_cfg_options_reach_the_module_that_uses_them(tmp_path, toy_root):
     """--cfg-options model.fusion.k=3: the built fusion keeps 3 scene labels, its learned
     pooling over them has 3 inputs, and a training step selects 3 labels per image."""
-    from langseg.engine.launch import build_train_runner
+    from langseg.engine.train import build_train_runner
     config = _config(tmp_path, CLIPSP_TOY, toy_root, "dict(type='BatchDropHook')",
                      max_iters=1)
     runner = build_train_runner(config, work_dir=str(tmp_path / 'work'),

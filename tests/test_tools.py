@@ -177,7 +177,7 @@ def test_amp_without_cuda(tiny_toy_config, tmp_path):
 def test_apply_amp_follows_mmseg():
     from mmengine.config import Config
 
-    from langseg.engine.launch import apply_amp
+    from langseg.engine.amp import apply_amp
     from langseg.utils.errors import ConfigError
 
     def cfg(**wrapper):
@@ -272,7 +272,7 @@ def test_show_without_a_display_suggests_show_dir(trained_toy, tmp_path):
 def test_show_sets_the_visualization_hook_as_mmseg(monkeypatch):
     from mmengine.config import Config
 
-    from langseg.engine.launch import trigger_visualization_hook
+    from langseg.engine.visualization import trigger_visualization_hook
     from langseg.utils.errors import ConfigError
     monkeypatch.setattr(sys, 'platform', 'linux')
 

@@ -52,7 +52,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    from langseg.engine.launch import test
+    from langseg.engine.test import test
     test(args.config, args.checkpoint, work_dir=args.work_dir, out=args.out,
          show_dir=args.show_dir, show=args.show, wait_time=args.wait_time, tta=args.tta,
          cfg_options=args.cfg_options, launcher=args.launcher,

@@ -52,7 +52,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    from langseg.engine.launch import train
+    from langseg.engine.train import train
     train(args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
           cfg_options=args.cfg_options, launcher=args.launcher, gpus=args.gpus,
           accumulate=args.accumulate)

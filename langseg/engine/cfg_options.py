@@ -28,6 +28,8 @@ import argparse
 import inspect
 from typing import Any
 
+from mmengine.config import Config
+
 from ..utils.errors import ConfigError, did_you_mean
 
 _OPEN, _CLOSE = '([{', ')]}'
@@ -260,7 +262,7 @@ def accepted_keys(type_name: Any) -> set[str] | None:
 def check_key(cfg, key: str) -> tuple[bool, Any]:
     """Check ``key`` against ``cfg``; return (exists, current value)."""
     parts = key.split('.')
-    node: Any = cfg._cfg_dict if hasattr(cfg, '_cfg_dict') else cfg
+    node: Any = cfg.to_dict() if isinstance(cfg, Config) else cfg
     for depth, part in enumerate(parts):
         where = '.'.join(parts[:depth]) or 'the config'
         is_leaf = depth == len(parts) - 1

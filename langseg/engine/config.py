@@ -120,7 +120,7 @@ def _registry_tree() -> list[Registry]:
         if registry in found:
             continue
         found.append(registry)
-        stack.extend(registry._children.values())
+        stack.extend(registry.children.values())
     return found
 
 
@@ -147,7 +147,7 @@ def check_config_types(cfg: Config) -> None:
     known: set[str] = set()
     for registry in registries:
         known.update(registry.module_dict)
-    for name, top_key in _type_strings(cfg._cfg_dict.to_dict()):
+    for name, top_key in _type_strings(cfg.to_dict()):
         if '.' in name or name in known:
             continue
         reg_name = _REGISTRY_OF_KEY.get(top_key or '')

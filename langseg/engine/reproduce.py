@@ -129,7 +129,7 @@ def reproduce(configs: list[str], data_root: str | None = None,
               checkpoints: dict[str, str] | None = None,
               work_dir: str = 'work_dirs/reproduce') -> list[Row]:
     """Evaluate each config (see the module docstring); returns the rows."""
-    from .launch import test
+    from .test import test
     checkpoints = checkpoints or {}
     loaded, problems = plan(configs, data_root)
     if problems:

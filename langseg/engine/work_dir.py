@@ -20,6 +20,9 @@ and a failed start that leaves nothing behind.
 * :func:`discard_failed_start`: when a check after the runner was built refuses the run,
   the runner's timestamped log folder and the config dump it wrote are removed (an empty
   work dir the run created too), so a refused start leaves nothing behind.
+* :func:`partial_dir` / :func:`publish_partial`: ``tools/test.py --out DIR`` writes its
+  predictions to a partial folder next to ``DIR`` and moves them into ``DIR`` only when the
+  whole evaluation succeeded.
 """
 from __future__ import annotations
 
@@ -229,7 +232,35 @@ def discard_failed_start(runner, record: StartRecord) -> None:
         os.rmdir(record.work_dir)
 
 
+def default_work_dir(cfg, config_path: str, work_dir: str | None) -> str:
+    """``--work-dir``, else the config's ``work_dir``, else ``./work_dirs/<config name>``
+    (as mmseg 1.x's tools)."""
+    if work_dir is not None:
+        return work_dir
+    if cfg.get('work_dir') is not None:
+        return cfg.work_dir
+    return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def partial_dir(out: str) -> str:
+    """The folder ``--out DIR`` is written to before the run has succeeded."""
+    return f'{osp.abspath(out)}.partial-{os.getpid()}'
+
+
+def publish_partial(partial: str, out: str) -> None:
+    """Move the files of a finished run from ``partial`` into ``out``."""
+    if not osp.isdir(partial):
+        return
+    if not osp.isdir(out):
+        os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+        os.replace(partial, out)
+        return
+    for name in os.listdir(partial):
+        os.replace(osp.join(partial, name), osp.join(out, name))
+    shutil.rmtree(partial, ignore_errors=True)
+
+
 __all__ = ['AtomicCheckpointHook', 'StartRecord', 'WorkDirError', 'check_work_dir_space',
-           'check_work_dir_writable', 'discard_failed_start', 'estimate_checkpoint_bytes',
-           'no_room_error',
+           'check_work_dir_writable', 'default_work_dir', 'discard_failed_start',
+           'estimate_checkpoint_bytes', 'no_room_error', 'partial_dir', 'publish_partial',
            'space_needed', 'use_atomic_checkpoints']

@@ -17,7 +17,8 @@ lr_mult 0, which its poly schedule's ``min_lr`` turns into a small drift.
 
 The embeddings do not depend on the image. In training they are recomputed at each
 forward (the contexts change); in eval mode they are cached and recomputed only when the
-contexts (``_version`` of the parameter), the class list or the weights change.
+contexts (their values, compared with those the cache was computed from), the class list
+or the weights change.
 """
 from __future__ import annotations
 
@@ -110,9 +111,11 @@ class LearnableContextTextEncoder(FrozenTextTower):
         """Class embeddings ``(K, D)``: fresh in training, cached in eval mode."""
         if self.training or torch.is_grad_enabled() and self.contexts.requires_grad:
             return self.forward_uncached()
-        key = (self.contexts._version, self.contexts.data_ptr(), tuple(self.class_names))
-        if self.embeddings is None or self._cache_key != key:
+        names = tuple(self.class_names)
+        if self.embeddings is None or self._cache_key is None or \
+                self._cache_key[0] != names or not torch.equal(self._cache_key[1],
+                                                               self.contexts.detach()):
             with torch.no_grad():
                 self.embeddings = self.forward_uncached()
-            self._cache_key = key
+            self._cache_key = (names, self.contexts.detach().clone())
         return self.embeddings

@@ -243,6 +243,7 @@ class ProxyCLIPSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
     def _load_from_state_dict(self, *args, **kwargs) -> None:
         super()._load_from_state_dict(*args, **kwargs)
         self._is_init = True   # the weights come from a checkpoint
+        self._bf16_towers = None   # copies of the old weights
 
     def query_to_class(self) -> torch.Tensor:
         self.text_encoder()  # makes sure the mapping belongs to these words
@@ -251,6 +252,7 @@ class ProxyCLIPSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
     def init_weights(self) -> None:
         if self._is_init:   # already loaded (at first use, or from a checkpoint)
             return
+        self._bf16_towers = None   # copies of the old weights
         super().init_weights()
         if self.clip_pretrained:
             load_pretrained_tower(self.visual, self.clip_arch, self.clip_pretrained, 'visual',
@@ -283,13 +285,15 @@ class ProxyCLIPSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
 
     def _towers(self, device: torch.device) -> tuple[torch.nn.Module, torch.nn.Module | None]:
         """The image towers to run: the fp32 ones, or (bf16 on a CPU) bf16 copies of them
-        made once and kept until the weights change (autocast would cast every weight at
-        every window, a fifth of a window's time)."""
+        made once and kept until the weights are loaded again (``init_weights``,
+        ``load_state_dict``) or moved (autocast would cast every weight at every window, a
+        fifth of a window's time). The towers are frozen: weights edited in place are not
+        noticed."""
         if device.type != 'cpu' or resolve_precision(self.cpu_precision, device) != 'bf16':
             return self.visual, self.vfm
         params = list(self.visual.parameters()) + \
             (list(self.vfm.parameters()) if self.vfm is not None else [])
-        key = tuple((p.data_ptr(), p._version) for p in params)
+        key = tuple(p.data_ptr() for p in params)
         if self._bf16_towers is None or self._bf16_towers[0] != key:
             import copy
             visual = copy.deepcopy(self.visual).to(torch.bfloat16)

@@ -205,8 +205,9 @@ class CLIPClassTextEncoder(FrozenTextTower):
             ``'none'`` keeps one embedding per synonym (see :attr:`query_to_class`).
         batch_size: prompts per text forward.
         quick_gelu: activation of the tower; ``None`` decides from the weights.
-        trainable: train the tower (SegCLIP) instead of freezing it; the cache is then
-            keyed by the parameters' versions, so an optimiser step invalidates it.
+        trainable: train the tower (SegCLIP) instead of freezing it; in training mode the
+            embeddings are then recomputed at every call (an optimiser step may have
+            changed the weights), and switching modes drops the cache.
         frozen_params: with ``trainable``, the parameters kept frozen (name prefixes in
             the tower, e.g. ``('token_embedding', 'positional_embedding')``).
         context_length: tokens per prompt (default: the tower's, 77).
@@ -250,6 +251,11 @@ class CLIPClassTextEncoder(FrozenTextTower):
     def always_eval(self) -> tuple[str, ...]:
         return () if self.trainable else ('text', )
 
+    def train(self, mode: bool = True) -> 'CLIPClassTextEncoder':
+        if self.trainable:
+            self.invalidate_cache()  # the weights may change in training
+        return super().train(mode)
+
     def set_class_names(self, class_names: str | Sequence[str]) -> None:
         """Use another class list; the cache is dropped only if the list changed."""
         names = resolve_class_names(class_names)
@@ -263,6 +269,7 @@ class CLIPClassTextEncoder(FrozenTextTower):
         self.embeddings = None
         self.query_to_class = None
         self._cache_key = None
+        self._weights_digest: str | None = None
 
     # ----------------------------------------------------------------------- encoding
     def encode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -298,10 +305,9 @@ class CLIPClassTextEncoder(FrozenTextTower):
         folder = text_cache_dir()
         if folder is None:
             return None
-        params = tuple((t.data_ptr(), t._version) for t in self.text.state_dict().values())
-        if getattr(self, '_digest', (None, None))[0] != params:
-            self._digest = (params, weights_digest(self.text))
-        key = hashlib.sha256(repr((self._digest[1], list(self.templates),
+        if getattr(self, '_weights_digest', None) is None:  # dropped with the cache
+            self._weights_digest = weights_digest(self.text)
+        key = hashlib.sha256(repr((self._weights_digest, list(self.templates),
                                    list(self.class_names), self.synonyms,
                                    int(self.context_length))).encode()).hexdigest()
         return osp.join(folder, f'{key}.pt')
@@ -314,8 +320,8 @@ class CLIPClassTextEncoder(FrozenTextTower):
         """The cached embeddings ``(Q, D)``: one row per class, or per synonym with
         ``synonyms='none'`` (:attr:`query_to_class` maps rows to classes)."""
         key = (tuple(self.class_names), tuple(self.templates), self.synonyms)
-        if self.trainable:
-            key += tuple(p._version for p in self.text.parameters())
+        if self.trainable and self.training:
+            self.invalidate_cache()  # an optimiser step may have changed the weights
         if self.embeddings is None or self._cache_key != key:
             self.embeddings, self.query_to_class = self._encode_classes()
             self._cache_key = key
