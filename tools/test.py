@@ -14,7 +14,6 @@ without one use ``--show-dir DIR``, which saves a PNG overlay of every image).
 from __future__ import annotations
 
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -22,7 +21,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 
 def parse_args() -> argparse.Namespace:
-    from langseg.engine.cfg_options import CfgOptionsAction
+    from langseg.engine.cfg_options import add_launch_arguments, parse_launch_arguments
     parser = argparse.ArgumentParser(description='Evaluate a segmentor (mIoU)')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', nargs='?', default=None,
@@ -39,15 +38,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--wait-time', type=float, default=2,
                         help='seconds each prediction is shown with --show (default 2)')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
-                        help='override settings in the config, key=value')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_launch_arguments(parser)
+    return parse_launch_arguments(parser)
 
 
 def main() -> None:

@@ -15,7 +15,6 @@ checkpoint that does not match the model exactly.
 from __future__ import annotations
 
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -23,7 +22,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from 
 
 
 def parse_args() -> argparse.Namespace:
-    from langseg.engine.cfg_options import CfgOptionsAction
+    from langseg.engine.cfg_options import add_launch_arguments, parse_launch_arguments
     parser = argparse.ArgumentParser(description='Train a segmentor')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
@@ -39,15 +38,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--accumulate', type=int, default=None,
                         help='gradient accumulation: passes per optimiser step (the '
                              'iteration schedule is stretched by the same factor)')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
-                        help='override settings in the config, key=value')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_launch_arguments(parser)
+    return parse_launch_arguments(parser)
 
 
 def main() -> None:

@@ -318,3 +318,23 @@ def apply_cfg_options(cfg, options: dict, source: str = 'the config') -> None:
 
 __all__ = ['CfgOptions', 'CfgOptionsAction', 'RawValue', 'accepted_keys',
            'apply_cfg_options', 'check_key', 'parse_item', 'parse_literal']
+
+
+def add_launch_arguments(parser: 'argparse.ArgumentParser') -> None:
+    """The flags tools/train.py and tools/test.py share with mmseg's tools:
+    ``--cfg-options``, ``--launcher``, ``--local_rank``."""
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
+                        help='override settings in the config, key=value')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_launch_arguments(parser: 'argparse.ArgumentParser') -> 'argparse.Namespace':
+    """Parse, and export ``--local_rank`` as ``LOCAL_RANK`` when the launcher did not
+    (as mmseg's tools do)."""
+    import os
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
