@@ -70,3 +70,20 @@ def test_the_cache_can_be_turned_off(tmp_path, monkeypatch):
     assert te.text_cache_dir() is None
     encoder()()
     assert not any(tmp_path.iterdir())
+
+
+def test_the_uncached_forward_runs_the_tower_and_get_flops_counts_it(cache):
+    """``forward_uncached`` (what get_flops counts as the text encoder's cost) goes through
+    the tower even when a disk entry exists: it once read the entry and counted 0 FLOPs."""
+    from langseg.evaluation.flops import _Call, flop_analysis
+    first = encoder()
+    first()
+    assert len(entries(cache)) == 1
+    fresh = encoder()
+    calls = []
+    fresh.text.transformer.register_forward_hook(lambda *args: calls.append(1))
+    fresh()                   # the disk entry: no tower pass
+    assert calls == []
+    fresh.forward_uncached()  # the tower
+    assert calls == [1]
+    assert flop_analysis(_Call(fresh, 'forward_uncached'), ()).total() > 0

@@ -277,9 +277,10 @@ class CLIPClassTextEncoder(FrozenTextTower):
         the tower is trainable and grad is enabled)."""
         return encode_text_tokens(self.text, tokens)
 
-    def _encode_classes(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _encode_classes(self, use_disk_cache: bool = True
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
         device = self.text.positional_embedding.device
-        path = None if self.trainable else self._disk_cache_path()
+        path = None if self.trainable or not use_disk_cache else self._disk_cache_path()
         if path is not None and osp.isfile(path):
             try:
                 entry = torch.load(path, map_location='cpu', weights_only=True)
@@ -313,8 +314,9 @@ class CLIPClassTextEncoder(FrozenTextTower):
         return osp.join(folder, f'{key}.pt')
 
     def forward_uncached(self) -> torch.Tensor:
-        """Compute the class (or synonym) embeddings ``(Q, D)`` from scratch."""
-        return self._encode_classes()[0]
+        """Compute the class (or synonym) embeddings ``(Q, D)`` from scratch: through the
+        tower, neither the in-memory nor the on-disk cache read (what get_flops counts)."""
+        return self._encode_classes(use_disk_cache=False)[0]
 
     def forward(self) -> torch.Tensor:
         """The cached embeddings ``(Q, D)``: one row per class, or per synonym with
