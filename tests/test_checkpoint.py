@@ -42,6 +42,22 @@ def test_mmengine_style_checkpoint_loads(tmp_path):
     assert loaded['message_hub']['log_scalars']['train/loss'].current() == 0.25
 
 
+def test_loading_keeps_the_process_wide_registration(tmp_path):
+    """After langseg reads a checkpoint, a plain ``torch.load`` (mmseg's tools, user code)
+    still reads an mmengine checkpoint: torch's ``safe_globals`` context removed the entries
+    ``import langseg`` had registered, and a test process that had run langseg's loader
+    refused mmengine's HistoryBuffer afterwards."""
+    hub = MessageHub.get_instance('test_ckpt_registration')
+    hub.update_scalar('train/loss', 0.5)
+    path = str(tmp_path / 'hub.pth')
+    torch.save(dict(message_hub=hub.state_dict()), path)
+    before = list(torch.serialization.get_safe_globals())
+    load_checkpoint_file(path)
+    assert torch.serialization.get_safe_globals() == before
+    loaded = torch.load(path, weights_only=True)
+    assert loaded['message_hub']['log_scalars']['train/loss'].current() == 0.5
+
+
 def test_arbitrary_callable_is_refused(tmp_path):
     path = str(tmp_path / 'evil.pth')
     torch.save({'state_dict': {}, 'payload': RunsCode()}, path)

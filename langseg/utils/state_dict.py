@@ -19,12 +19,13 @@ checkpoint converters.
 """
 from __future__ import annotations
 
+import contextlib
 import os.path as osp
 import pickle
 import re
 import warnings
 import zipfile
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -71,10 +72,29 @@ MMENGINE_CHECKPOINT_GLOBALS: list = [
 _UNSAFE_OBJECT = re.compile(r'GLOBAL ([\w.]+)|unrecognized function ([^\n]+?)(?: which|\n|$)')
 
 
+@contextlib.contextmanager
+def mmengine_globals_allowed() -> Iterator[None]:
+    """Allow the classes of an mmengine checkpoint for the calls inside, and afterwards
+    remove only those this call added. (torch's ``safe_globals`` context removes all of its
+    list on exit, also entries registered process-wide before it, such as
+    ``install_safe_checkpoint_loader``'s: a later plain ``torch.load`` was then refused.)"""
+    registered = set(map(id, torch.serialization.get_safe_globals()))
+    added = [g for g in MMENGINE_CHECKPOINT_GLOBALS if id(g) not in registered]
+    torch.serialization.add_safe_globals(added)
+    try:
+        yield
+    finally:
+        if added:
+            keep = [g for g in torch.serialization.get_safe_globals()
+                    if not any(g is a for a in added)]
+            torch.serialization.clear_safe_globals()
+            torch.serialization.add_safe_globals(keep)
+
+
 def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
     """``torch.load(filename, weights_only=True)`` with one-line errors; the classes of an
-    mmengine checkpoint are allowed for this call only (``torch.serialization.safe_globals``,
-    nothing is registered process-wide).
+    mmengine checkpoint are allowed for this call (:func:`mmengine_globals_allowed`: what
+    ``import langseg`` registered process-wide stays registered).
 
     Raises:
         CheckpointError: the file does not exist, is not a torch checkpoint, or pickles an
@@ -85,8 +105,7 @@ def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
         raise CheckpointError(f'checkpoint {filename} does not exist: expected the path of a '
                               '.pth file written by tools/train.py (or a state dict)')
     try:
-        with torch.serialization.safe_globals(MMENGINE_CHECKPOINT_GLOBALS), \
-                warnings.catch_warnings():
+        with mmengine_globals_allowed(), warnings.catch_warnings():
             warnings.simplefilter('ignore')  # torch's legacy-format notes: errors say it all
             return torch.load(filename, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, OSError, ...
@@ -157,7 +176,7 @@ def has_openai_extra_keys(path: str) -> bool:
     if path.endswith('.safetensors'):
         return False
     try:
-        with torch.serialization.safe_globals(MMENGINE_CHECKPOINT_GLOBALS):
+        with mmengine_globals_allowed():
             checkpoint = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
     except Exception:  # an old-format file cannot be mapped: read it (one-line errors)
         checkpoint = load_checkpoint_file(path)
