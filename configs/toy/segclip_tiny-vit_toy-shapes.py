@@ -4,7 +4,8 @@
 # (segmentor.* -> *, reconstruction.* dropped; docs/methods/segclip.md):
 #   python tools/test.py configs/toy/segclip_tiny-vit_toy-shapes.py \
 #       work_dirs/segclip_tiny-vit_1xb32-1000_toy-image-text/iter_1000.pth
-_base_ = ['../_base_/models/segclip_vit-b16.py', '../_base_/default_runtime.py']
+_base_ = ['../_base_/models/segclip_vit-b16.py', '../_base_/datasets/toy_shapes.py',
+          '../_base_/default_runtime.py']
 tiny = dict(_delete_=True, embed_dim=64,
             vision_cfg=dict(image_size=64, layers=4, width=64, patch_size=8, head_width=16),
             text_cfg=dict(context_length=77, vocab_size=49408, width=64, heads=4, layers=2))
@@ -14,33 +15,8 @@ model = dict(
     class_names='toy', background=True, bg_thresh=0.8, top_k=3, similarity_scale=None,
     templates='a {}',
     slide_crop=64, slide_stride=64, short_side=64)
-data_root = 'data/toy_shapes'
-toy_generate = dict(num_train=3000, num_val=200, size=96, seed=0)
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs'),
-]
-test_dataloader = dict(
-    batch_size=1, num_workers=1, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='ToyShapesDataset', data_root=data_root, generate=toy_generate,
-                 data_prefix=dict(img_path='images/validation',
-                                  seg_map_path='annotations/validation'),
-                 pipeline=test_pipeline))
-val_dataloader = test_dataloader
-test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-val_evaluator = test_evaluator
+# evaluation as every toy config (_base_/datasets/toy_shapes.py: validation split, TTA);
+# no training part: the zero-shot segmentor is training-free
+train_dataloader = None
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')
-# Test-time augmentation (tools/test.py --tta): the image as it is and flipped.
-tta_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
-    dict(type='TestTimeAug',
-         transforms=[
-             [dict(type='RandomFlip', prob=0., direction='horizontal'),
-              dict(type='RandomFlip', prob=1., direction='horizontal')],
-             [dict(type='LoadAnnotations')],
-             [dict(type='PackSegInputs')],
-         ]),
-]
