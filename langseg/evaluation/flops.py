@@ -209,16 +209,10 @@ def count_segmentor(model: nn.Module, input_shape: Sequence[int],
     model = model.eval()
     inputs = random_inputs(model, (h, w), use_data_preprocessor)
     wrapper = _WholeImageForward(model)
+    unsupported: Counter = Counter()
     with torch.no_grad(), _mha_fastpath_disabled():
-        # warm the caches (text embeddings: independent of the image size) so that the
-        # trace is steady-state; on a corner of the input, a quarter of the size (the
-        # warm-up is not counted, and at 1024 px it cost as much as the trace itself)
-        wrapper(inputs[..., :_warm_size(inputs.shape[-2]), :_warm_size(inputs.shape[-1])])
-        analysis = flop_analysis(wrapper, (inputs, ), transposed_conv_rule)
-        total = analysis.total()
-        by_module = _top_level(analysis.by_module(), 'segmentor.')
-        unsupported = Counter(analysis.unsupported_ops())
-        text_in_graph = by_module.get(TEXT_ENCODER_NAME, 0)
+        # the text encoder's cost: one uncached pass over all class prompts (which also
+        # fills its in-memory cache, so the prompts are encoded once)
         text = getattr(model, TEXT_ENCODER_NAME, None)
         text_flops = 0
         if isinstance(text, nn.Module) and hasattr(text, 'forward_uncached'):
@@ -226,6 +220,15 @@ def count_segmentor(model: nn.Module, input_shape: Sequence[int],
                                           transposed_conv_rule)
             text_flops = text_analysis.total()
             unsupported.update(text_analysis.unsupported_ops())
+        # warm the other caches so that the trace is steady-state; on a corner of the
+        # input, a quarter of the size (the warm-up is not counted, and at 1024 px it cost
+        # as much as the trace itself)
+        wrapper(inputs[..., :_warm_size(inputs.shape[-2]), :_warm_size(inputs.shape[-1])])
+        analysis = flop_analysis(wrapper, (inputs, ), transposed_conv_rule)
+        total = analysis.total()
+        by_module = _top_level(analysis.by_module(), 'segmentor.')
+        unsupported.update(analysis.unsupported_ops())
+        text_in_graph = by_module.get(TEXT_ENCODER_NAME, 0)
     params, params_with_text = count_params(model)
     return dict(
         input_shape=[h, w],

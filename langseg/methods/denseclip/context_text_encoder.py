@@ -95,7 +95,16 @@ class LearnableContextTextEncoder(FrozenTextTower):
         self._cache_key = None
 
     def forward_uncached(self) -> torch.Tensor:
-        """Run the text transformer on [SOT, contexts, names, EOT]: ``(K, D)``."""
+        """Run the text transformer on [SOT, contexts, names, EOT]: ``(K, D)``. Without
+        grad in eval mode (where :meth:`forward` caches) the result refreshes the cache,
+        so get_flops, which counts this pass, encodes the classes once."""
+        embeddings = self._encode()
+        if not self.training and not torch.is_grad_enabled():
+            self.embeddings = embeddings
+            self._cache_key = (tuple(self.class_names), self.contexts.detach().clone())
+        return embeddings
+
+    def _encode(self) -> torch.Tensor:
         if self.name_tokens is None:
             raise ConfigError('no class names: set class_names in the config')
         text = self.text
@@ -110,12 +119,12 @@ class LearnableContextTextEncoder(FrozenTextTower):
     def forward(self) -> torch.Tensor:
         """Class embeddings ``(K, D)``: fresh in training, cached in eval mode."""
         if self.training or torch.is_grad_enabled() and self.contexts.requires_grad:
-            return self.forward_uncached()
+            return self._encode()
         names = tuple(self.class_names)
         if self.embeddings is None or self._cache_key is None or \
                 self._cache_key[0] != names or not torch.equal(self._cache_key[1],
                                                                self.contexts.detach()):
             with torch.no_grad():
-                self.embeddings = self.forward_uncached()
+                self.embeddings = self._encode()
             self._cache_key = (names, self.contexts.detach().clone())
         return self.embeddings

@@ -315,13 +315,22 @@ class CLIPClassTextEncoder(FrozenTextTower):
 
     def forward_uncached(self) -> torch.Tensor:
         """Compute the class (or synonym) embeddings ``(Q, D)`` from scratch: through the
-        tower, neither the in-memory nor the on-disk cache read (what get_flops counts)."""
-        return self._encode_classes(use_disk_cache=False)[0]
+        tower, neither the in-memory nor the on-disk cache read (what get_flops counts).
+        The result refreshes the in-memory cache where :meth:`forward` would keep it
+        (not for a trainable tower in training), so get_flops encodes the prompts once."""
+        embeddings, owner = self._encode_classes(use_disk_cache=False)
+        if not (self.trainable and self.training):
+            self.embeddings, self.query_to_class = embeddings, owner
+            self._cache_key = self._key()
+        return embeddings
+
+    def _key(self) -> tuple:
+        return (tuple(self.class_names), tuple(self.templates), self.synonyms)
 
     def forward(self) -> torch.Tensor:
         """The cached embeddings ``(Q, D)``: one row per class, or per synonym with
         ``synonyms='none'`` (:attr:`query_to_class` maps rows to classes)."""
-        key = (tuple(self.class_names), tuple(self.templates), self.synonyms)
+        key = self._key()
         if self.trainable and self.training:
             self.invalidate_cache()  # an optimiser step may have changed the weights
         if self.embeddings is None or self._cache_key != key:
