@@ -45,6 +45,7 @@ from torch import nn
 from ..clip import (FrozenCLIPTextEncoder, build_visual_tower, embed_vit_tokens,
                     get_clip_config, is_resnet, load_pretrained_tower)
 from ..layers import AlwaysEvalMixin, grid_interpolation, residual_block_forward
+from ...utils.class_names import read_vocabulary
 from ...utils.errors import ConfigError
 from ...utils.precision import PRECISIONS, autocast_for, resolve_precision
 from .open_vocab import OpenVocabSegmentor, check_mmseg_build_args
@@ -129,6 +130,9 @@ class CLIPDenseSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
             (``langseg.models.layers.pos_embed``).
         pamr, tile_rows, keep_probs: the shared post-processing
             (``langseg.models.segmentors.open_vocab``).
+        synonym_separator: what separates synonyms on a line of a vocabulary file named
+            by ``class_names`` (``';'``, langseg's; ``','``: the official files of SCLIP,
+            ClearCLIP, NACLIP).
         data_preprocessor: mmseg's ``SegDataPreProcessor`` with ``bgr_to_rgb`` and no
             ``mean``/``std`` (the towers normalise their input themselves; a preprocessor
             that normalises is refused).
@@ -148,6 +152,7 @@ class CLIPDenseSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
                  precision: str = 'fp16', cpu_precision: str = 'fp32',
                  pos_interp: str | dict = 'bicubic-offset',
                  pamr: dict | None = None, tile_rows: int = 512, keep_probs: bool = True,
+                 synonym_separator: str = ';',
                  data_preprocessor: dict | None = None, init_cfg: dict | None = None,
                  train_cfg: dict | None = None, pretrained: str | None = None) -> None:
         check_mmseg_build_args(type(self).__name__, train_cfg, pretrained,
@@ -176,6 +181,10 @@ class CLIPDenseSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
                          short_side=short_side, logit_scale=logit_scale, prob_thd=prob_thd,
                          pamr=pamr, tile_rows=tile_rows, keep_probs=keep_probs,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if not isinstance(synonym_separator, str) or not synonym_separator.strip():
+            raise ConfigError(f'synonym_separator {synonym_separator!r}: expected a '
+                              "non-blank string such as ';' or ','")
+        self.synonym_separator = synonym_separator
         self.clip_arch, self.clip_pretrained = clip['arch'], clip.get('pretrained')
         mean, std = clip_statistics(self.clip_arch, self.clip_pretrained, clip.get('mean'),
                                     clip.get('std'))
@@ -190,7 +199,7 @@ class CLIPDenseSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
         self.visual.requires_grad_(False)
         self.text_encoder = FrozenCLIPTextEncoder(
             arch=self.clip_arch, pretrained=self.clip_pretrained,
-            quick_gelu=clip.get('quick_gelu'), class_names=class_names,
+            quick_gelu=clip.get('quick_gelu'), class_names=self._vocabulary(class_names),
             templates=templates, synonyms='none')
         self.precision, self.cpu_precision = precision, cpu_precision
         self._bf16_towers: tuple | None = None
@@ -210,7 +219,18 @@ class CLIPDenseSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
 
     def set_class_names(self, class_names: str | Sequence[str]) -> None:
         """Segment other words (the text cache is dropped only if they changed)."""
-        self.text_encoder.set_class_names(class_names)
+        self.text_encoder.set_class_names(self._vocabulary(class_names))
+
+    def _vocabulary(self, class_names: str | Sequence[str]) -> str | Sequence[str]:
+        """``class_names`` with a vocabulary file (``*.txt``) read with
+        :attr:`synonym_separator` between synonyms (official files of SCLIP and the methods
+        after it separate them by ``', '``; langseg's and ProxyCLIP's by ``';'``): the
+        list of names, synonyms joined by ``'; '``; anything else as given."""
+        sep = self.synonym_separator
+        if sep == ';' or not (isinstance(class_names, str) and class_names.endswith('.txt')):
+            return class_names
+        return ['; '.join(w.strip() for w in name.split(sep) if w.strip())
+                for name in read_vocabulary(class_names)]
 
     def encode_vocabulary(self) -> None:
         self._ensure_weights()
