@@ -76,16 +76,18 @@ def blocks(size: tuple[int, int], gen: torch.Generator) -> torch.Tensor:
     return (image + 20 * torch.randn(3, h, w, generator=gen)).clamp(0, 255)
 
 
-def window_inputs(seed: int = 1) -> list[torch.Tensor]:
-    """A batch of two windows (2, 3, h, w) in [0, 255] for each of :data:`WINDOW_SIZES`."""
+def window_inputs(seed: int = 1, sizes=None) -> list[torch.Tensor]:
+    """A batch of two windows (2, 3, h, w) in [0, 255] for each of ``sizes``
+    (:data:`WINDOW_SIZES`)."""
     gen = torch.Generator().manual_seed(seed)
-    return [torch.stack([blocks(size, gen) for _ in range(2)]) for size in WINDOW_SIZES]
+    return [torch.stack([blocks(size, gen) for _ in range(2)])
+            for size in (sizes or WINDOW_SIZES)]
 
 
-def image_inputs(seed: int = 2) -> list[torch.Tensor]:
-    """One image (3, H, W) in [0, 255] for each of :data:`IMAGE_SIZES`."""
+def image_inputs(seed: int = 2, sizes=None) -> list[torch.Tensor]:
+    """One image (3, H, W) in [0, 255] for each of ``sizes`` (:data:`IMAGE_SIZES`)."""
     gen = torch.Generator().manual_seed(seed)
-    return [blocks(size, gen) for size in IMAGE_SIZES]
+    return [blocks(size, gen) for size in (sizes or IMAGE_SIZES)]
 
 
 def subsample(x: torch.Tensor) -> torch.Tensor:
