@@ -51,6 +51,8 @@ from ...utils.precision import PRECISIONS, autocast_for, resolve_precision
 from .open_vocab import OpenVocabSegmentor, check_mmseg_build_args
 
 CLIP_KEYS = ('arch', 'pretrained', 'quick_gelu', 'mean', 'std')
+#: The window of ``slide_crop=0``: larger than any image, so each image is one window.
+WHOLE_IMAGE = 1 << 16
 
 
 def clip_statistics(arch: str, pretrained: str | None, mean=None, std=None
@@ -118,7 +120,8 @@ class CLIPDenseSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
         templates: prompt templates (default: the 80 OpenAI ImageNet templates).
         logit_scale: multiplies the cosines before the softmax.
         prob_thd: below this probability a pixel becomes class 0.
-        slide_crop, slide_stride: window size and stride (int or (h, w)).
+        slide_crop, slide_stride: window size and stride (int or (h, w)); ``slide_crop=0``:
+            each image whole, as one window (the official codes' ``slide_crop=0``).
         pad_multiple: windows are padded to a multiple of this (0: none), with CLIP's
             mean colour.
         window_batch_size: windows per forward (int or ``'auto'``).
@@ -176,6 +179,8 @@ class CLIPDenseSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
         if 'arch' not in clip:
             raise ConfigError('clip needs an arch, e.g. dict(arch=\'ViT-B-16\', '
                               "pretrained='openai')")
+        if isinstance(slide_crop, int) and slide_crop == 0:   # the whole image, one window
+            slide_crop = WHOLE_IMAGE
         super().__init__(slide_crop=slide_crop, slide_stride=slide_stride,
                          pad_multiple=pad_multiple, window_batch_size=window_batch_size,
                          short_side=short_side, logit_scale=logit_scale, prob_thd=prob_thd,
