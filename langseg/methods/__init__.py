@@ -5,4 +5,4 @@ hooks, metrics, converters, method-only text encoders) and registers it into mms
 registries on import. A method imports the shared layers (``models``, ``datasets``,
 ``evaluation``, ``utils``, ``registry``), never another method.
 """
-from . import clip_sp, convformer, denseclip, proxyclip, segclip  # noqa: F401  (registration)
+from . import clearclip, clip_sp, convformer, denseclip, naclip, proxyclip, sclip, segclip  # noqa: F401  (registration)

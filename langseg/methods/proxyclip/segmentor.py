@@ -3,8 +3,10 @@ Attention Improves CLIP for Open-Vocabulary Segmentation", ECCV 2024, arXiv:2408
 
 CLIP's last attention is replaced by the proxy attention of a vision foundation model
 (``langseg.models.layers.proxy_attention``, Sec. 3.2). This module holds only ProxyCLIP's
-window scores (:meth:`ProxyCLIPSegmentor.window_logits`: dense features, cosine with the
-text queries, upsampled to the window); the windows, batching, merging and
+last block (:meth:`ProxyCLIPSegmentor.last_block`: the value path mixed by the VFM's
+affinities) on the shared dense-CLIP base (``langseg.models.segmentors.clip_dense``: CLIP
+settings, towers, precision, the window scores: dense features, cosine with the text
+queries, upsampled to the window); the windows, batching, merging and
 post-processing are the shared open-vocabulary path
 (``langseg.models.segmentors.open_vocab``), with ProxyCLIP's settings: windows padded to a
 multiple of 56, ``softmax(40 s)`` over all queries, the max over each class's synonyms,
@@ -40,66 +42,16 @@ import torch
 import torch.nn.functional as F
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 
-from ...models.clip import (FrozenCLIPTextEncoder, build_visual_tower, embed_vit_tokens,
-                           get_clip_config, is_resnet, load_pretrained_tower)
-from ...models.layers import (AlwaysEvalMixin, block_value_path, grid_interpolation,
-                              proxy_attention, residual_block_forward, resize_value_grid)
-from ...models.segmentors.open_vocab import OpenVocabSegmentor, check_mmseg_build_args
+from ...models.layers import block_value_path, proxy_attention, resize_value_grid
+from ...models.segmentors.clip_dense import CLIPDenseSegmentor
 from ...registry import MODELS
 from ...utils.errors import ConfigError
-from ...utils.precision import PRECISIONS, autocast_for, resolve_precision
 
 ATTENTIONS = ('proxy', 'maskclip')
 
 
-def clip_statistics(arch: str, pretrained: str | None, mean=None, std=None
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The CLIP tower's input normalisation (1, 3, 1, 1) in [0, 255] units: ``mean`` /
-    ``std`` when given, else open_clip's for the weights' tag (``get_pretrained_cfg``),
-    else OpenAI's."""
-    import open_clip
-    cfg = {}
-    if mean is None or std is None:
-        try:
-            cfg = open_clip.get_pretrained_cfg(arch, pretrained) if pretrained else {}
-        except Exception:  # noqa: BLE001  - a local weights file has no tag
-            cfg = {}
-    values = []
-    for given, key, default in ((mean, 'mean', OPENAI_DATASET_MEAN),
-                                (std, 'std', OPENAI_DATASET_STD)):
-        if given is None:
-            given = [255 * v for v in (cfg.get(key) or default)]
-        if len(given) != 3:
-            raise ConfigError(f'clip.{key} {list(given)}: expected 3 values (RGB, 0-255)')
-        values.append(torch.tensor([float(v) for v in given]).view(1, 3, 1, 1))
-    return values[0], values[1]
-
-
-def check_dense_clip_tower(visual: torch.nn.Module, arch) -> None:
-    """Refuse an open_clip image tower whose last block cannot give dense tokens: ProxyCLIP
-    (and MaskCLIP) take the value path of the last block's ``nn.MultiheadAttention`` and
-    project every token with ``ln_post`` and ``proj``; towers built on timm (SigLIP-class,
-    ``TimmModel``), with attentional pooling (CoCa) or without a projection cannot."""
-    name = arch if isinstance(arch, str) else 'the CLIP architecture dict'
-    blocks = getattr(getattr(visual, 'transformer', None), 'resblocks', None)
-    if blocks is None:
-        raise ConfigError(f'the image tower of {name} is a {type(visual).__name__}, not '
-                          "open_clip's VisionTransformer: ProxyCLIP needs a ViT whose last "
-                          'block is a multi-head self-attention (OpenAI, LAION, MetaCLIP, '
-                          'DFN ViTs)')
-    attn = getattr(blocks[-1], 'attn', None)
-    if not isinstance(attn, torch.nn.MultiheadAttention) or attn.in_proj_weight is None:
-        raise ConfigError(f'the last block of {name} has no packed multi-head attention '
-                          '(in_proj_weight): ProxyCLIP replaces it by proxy attention and '
-                          'needs its value projection')
-    if getattr(visual, 'attn_pool', None) is not None:
-        raise ConfigError(f'{name} uses attentional pooling: its output tokens are pooled '
-                          'queries, not one per patch; ProxyCLIP needs a ViT with a plain '
-                          'ln_post + projection head')
-
-
 @MODELS.register_module()
-class ProxyCLIPSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
+class ProxyCLIPSegmentor(CLIPDenseSegmentor):
     """Training-free CLIP + VFM segmentor (see module docstring).
 
     Args:
@@ -143,8 +95,7 @@ class ProxyCLIPSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
             normalises is refused).
     """
 
-    training_free = True
-    always_eval = ('', )  # training-free: always in inference mode
+    weights_from = 'clip.pretrained and vfm'
 
     def __init__(self, class_names: str | Sequence[str], clip: dict | None = None,
                  vfm: dict | None = None, attention: str = 'proxy', beta: float = 1.2,
@@ -160,46 +111,16 @@ class ProxyCLIPSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
                  keep_probs: bool = True, official_vfm_input: bool = False,
                  data_preprocessor: dict | None = None, init_cfg: dict | None = None,
                  train_cfg: dict | None = None, pretrained: str | None = None) -> None:
-        check_mmseg_build_args(type(self).__name__, train_cfg, pretrained,
-                               'clip.pretrained and vfm')
-        if data_preprocessor is not None and (data_preprocessor.get('mean') is not None
-                                              or data_preprocessor.get('std') is not None):
-            raise ConfigError(
-                f'{type(self).__name__} normalises each tower\'s input itself: set the CLIP '
-                "statistics as model.clip.mean / model.clip.std and leave "
-                'model.data_preprocessor.mean / std unset (the preprocessor keeps '
-                'bgr_to_rgb and padding)')
-        super().__init__(slide_crop=slide_crop, slide_stride=slide_stride,
-                         pad_multiple=pad_multiple, window_batch_size=window_batch_size,
-                         logit_scale=logit_scale, prob_thd=prob_thd,
-                         pamr=pamr, tile_rows=tile_rows, keep_probs=keep_probs,
-                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if attention not in ATTENTIONS:
             raise ConfigError(f'attention must be one of {ATTENTIONS}, got {attention!r}')
-        for value in (precision, cpu_precision):
-            if value not in PRECISIONS:
-                raise ConfigError(f'precision {value!r}: expected one of '
-                                  f'{", ".join(PRECISIONS)}')
-        clip = dict(arch='ViT-B-16', pretrained='openai') if clip is None else dict(clip)
-        unknown = set(clip) - {'arch', 'pretrained', 'quick_gelu', 'mean', 'std'}
-        if unknown:
-            raise ConfigError(f'clip settings {sorted(unknown)} are unknown: expected arch, '
-                              'pretrained, quick_gelu, mean, std')
-        self.clip_arch, self.clip_pretrained = clip['arch'], clip.get('pretrained')
-        mean, std = clip_statistics(self.clip_arch, self.clip_pretrained, clip.get('mean'),
-                                    clip.get('std'))
-        self.register_buffer('clip_mean', mean, persistent=False)
-        self.register_buffer('clip_std', std, persistent=False)
-        if is_resnet(get_clip_config(self.clip_arch)):
-            raise ConfigError(f'ProxyCLIP needs a CLIP ViT, got {self.clip_arch!r}')
-        self.visual = build_visual_tower(self.clip_arch, self.clip_pretrained,
-                                         clip.get('quick_gelu'))
-        check_dense_clip_tower(self.visual, self.clip_arch)
-        self.visual.requires_grad_(False)
-        self.text_encoder = FrozenCLIPTextEncoder(
-            arch=self.clip_arch, pretrained=self.clip_pretrained,
-            quick_gelu=clip.get('quick_gelu'), class_names=class_names,
-            templates=templates, synonyms='none')
+        super().__init__(class_names, clip=clip, templates=templates,
+                         logit_scale=logit_scale, prob_thd=prob_thd, slide_crop=slide_crop,
+                         slide_stride=slide_stride, pad_multiple=pad_multiple,
+                         window_batch_size=window_batch_size, precision=precision,
+                         cpu_precision=cpu_precision, pos_interp=pos_interp, pamr=pamr,
+                         tile_rows=tile_rows, keep_probs=keep_probs,
+                         data_preprocessor=data_preprocessor, init_cfg=init_cfg,
+                         train_cfg=train_cfg, pretrained=pretrained)
         self.attention = attention
         if attention == 'proxy' and vfm is None:
             raise ConfigError("attention='proxy' needs a vfm config, e.g. "
@@ -207,75 +128,13 @@ class ProxyCLIPSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
         self.vfm = MODELS.build(vfm) if attention == 'proxy' else None
         self.beta, self.gamma = float(beta), float(gamma)
         self.feature_adjustment = bool(feature_adjustment)
-        self.precision, self.cpu_precision = precision, cpu_precision
-        self._bf16_towers: tuple | None = None
-        self.pos_interp = grid_interpolation(pos_interp)
         self.official_vfm_input = bool(official_vfm_input)
 
-    # ------------------------------------------------------------------------ setup
-    @property
-    def class_names(self) -> list[str]:
-        return self.text_encoder.class_names
-
-    def set_class_names(self, class_names: str | Sequence[str]) -> None:
-        """Segment other words (the text cache is dropped only if they changed)."""
-        self.text_encoder.set_class_names(class_names)
-
-    def encode_vocabulary(self) -> None:
-        self._ensure_weights()
-        self.text_encoder()  # cached: encoded once per vocabulary
-
-    def _ensure_weights(self) -> None:
-        """Training-free: the pretrained towers are loaded at first use when neither
-        ``init_weights`` (the runner, ``OpenVocabularySegmenter``) nor a checkpoint
-        (``load_state_dict``) gave them, so ``mmseg.apis.init_model(config)`` without a
-        checkpoint segments with CLIP's and the VFM's weights, not random ones."""
-        if not self._is_init and self._names_pretrained_weights():
-            self.init_weights()
-
-    def _names_pretrained_weights(self) -> bool:
-        """Whether the config names weights to load (random test towers name none: they
-        keep the weights they were built with)."""
-        vfm = self.vfm
-        return bool(self.clip_pretrained or getattr(vfm, 'pretrained', None)
-                    or getattr(vfm, 'checkpoint', None))
-
-    def _load_from_state_dict(self, *args, **kwargs) -> None:
-        super()._load_from_state_dict(*args, **kwargs)
-        self._is_init = True   # the weights come from a checkpoint
-        self._bf16_towers = None   # copies of the old weights
-
-    def query_to_class(self) -> torch.Tensor:
-        self.text_encoder()  # makes sure the mapping belongs to these words
-        return self.text_encoder.query_to_class
-
-    def init_weights(self) -> None:
-        if self._is_init:   # already loaded (at first use, or from a checkpoint)
-            return
-        self._bf16_towers = None   # copies of the old weights
-        super().init_weights()
-        if self.clip_pretrained:
-            load_pretrained_tower(self.visual, self.clip_arch, self.clip_pretrained, 'visual',
-                                  'the CLIP image encoder')
+    def extra_towers(self) -> tuple[torch.nn.Module | None, ...]:
+        """The VFM (``None`` with ``attention='maskclip'``)."""
+        return (self.vfm, )
 
     # ---------------------------------------------------------------- dense features
-    def window_pad_value(self) -> torch.Tensor:
-        """CLIP's mean colour: zero after CLIP's normalisation, as the official code pads
-        its normalised windows."""
-        return self.clip_mean.flatten()
-
-    def clip_normalise(self, rgb: torch.Tensor) -> torch.Tensor:
-        """RGB pixels (..., 3, H, W) in [0, 255] -> the CLIP tower's input."""
-        return (rgb - self.clip_mean.to(rgb).view(3, 1, 1)) / \
-            self.clip_std.to(rgb).view(3, 1, 1)
-
-    def pamr_guide(self, image: torch.Tensor) -> torch.Tensor:
-        """PAMR is guided by CLIP's normalised view of the image (PAMR's affinities are
-        invariant to a per-channel scale and shift up to rounding; this view keeps the
-        numbers of the PAMR configs, whose guide was the preprocessor's normalised
-        image)."""
-        return self.clip_normalise(image)
-
     def _official_vfm_pixels(self, clip_input: torch.Tensor) -> torch.Tensor:
         """What the official code gives DINO: the CLIP-normalised window un-normalised
         with OpenAI's exact CLIP statistics (its ``UnNormalize``), in [0, 255]."""
@@ -283,73 +142,28 @@ class ProxyCLIPSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
         std = clip_input.new_tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1)
         return (clip_input * std + mean) * 255
 
-    def _towers(self, device: torch.device) -> tuple[torch.nn.Module, torch.nn.Module | None]:
-        """The image towers to run: the fp32 ones, or (bf16 on a CPU) bf16 copies of them
-        made once and kept until the weights are loaded again (``init_weights``,
-        ``load_state_dict``) or moved (autocast would cast every weight at every window, a
-        fifth of a window's time). The towers are frozen: weights edited in place are not
-        noticed."""
-        if device.type != 'cpu' or resolve_precision(self.cpu_precision, device) != 'bf16':
-            return self.visual, self.vfm
-        params = list(self.visual.parameters()) + \
-            (list(self.vfm.parameters()) if self.vfm is not None else [])
-        key = tuple(p.data_ptr() for p in params)
-        if self._bf16_towers is None or self._bf16_towers[0] != key:
-            import copy
-            visual = copy.deepcopy(self.visual).to(torch.bfloat16)
-            vfm = copy.deepcopy(self.vfm).to(torch.bfloat16) if self.vfm is not None \
-                else None
-            self._bf16_towers = (key, visual, vfm)
-        return self._bf16_towers[1], self._bf16_towers[2]
-
-    def dense_features(self, rgb: torch.Tensor) -> torch.Tensor:
-        """RGB windows (B, 3, H, W) in [0, 255] -> l2-normalised CLIP embeddings
-        (B, E, h, w) on the VFM grid (proxy) or CLIP's grid (maskclip). Each tower
-        normalises the pixels itself: CLIP here, the VFM in its forward."""
-        visual, vfm = self._towers(rgb.device)
-        clip_input = self.clip_normalise(rgb)
-        if self.official_vfm_input:
-            rgb = self._official_vfm_pixels(clip_input)
-        x = clip_input.to(visual.conv1.weight.dtype)
-        tokens, grid = embed_vit_tokens(visual, x, self.pos_interp)
-        blocks = visual.transformer.resblocks
-        for block in blocks[:-1]:
-            tokens = residual_block_forward(block, tokens)
-        last = blocks[-1]
-        values = block_value_path(last, tokens)[:, 1:]            # B, h*w, width
+    def last_block(self, block: torch.nn.Module, tokens: torch.Tensor,
+                   grid: tuple[int, int], rgb: torch.Tensor
+                   ) -> tuple[torch.Tensor, tuple[int, int]]:
+        """The value path of the last block (MaskCLIP), mixed by the VFM's proxy
+        attention (ProxyCLIP Sec. 3.2) on the VFM's grid, through ``out_proj`` (no
+        residual, no MLP). The VFM normalises the pixels itself."""
+        values = block_value_path(block, tokens)[:, 1:]               # B, h*w, width
         size = grid
         if self.attention == 'proxy':
-            vfm_features = vfm(rgb.to(x.dtype))
+            vfm = self._towers(rgb.device)[1]
+            if self.official_vfm_input:
+                rgb = self._official_vfm_pixels(self.clip_normalise(rgb))
+            vfm_features = vfm(rgb.to(block.attn.in_proj_weight.dtype))
             size = tuple(vfm_features.shape[-2:])
             values = proxy_attention(resize_value_grid(values, grid, size), vfm_features,
                                      self.beta, self.gamma)
-        # the head (out_proj, ln_post, proj: a few matrix products per token) in the
-        # towers' own precision, fp32 even on the bf16 CPU path (labels agree >= 99%)
-        head = self.visual
-        values = values.to(head.conv1.weight.dtype)
-        out = head.transformer.resblocks[-1].attn.out_proj(values)
-        out = head.ln_post(out)
-        if head.proj is not None:
-            out = out @ head.proj
-        out = F.normalize(out.float(), dim=-1)
-        return out.transpose(1, 2).reshape(out.shape[0], -1, *size)
+        return self.out_proj(values), size
 
-    def _autocast(self, device: torch.device):
-        if device.type == 'cpu':   # bf16 on a CPU runs bf16 copies of the towers instead
-            return autocast_for('fp32', device)
-        return autocast_for(self.precision, device)
-
-    def window_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Cosine logits (B, Q, H, W) of windows ``x`` (padded to ``pad_multiple``),
-        upsampled to the window size."""
-        with self._autocast(x.device):
-            feats = self.dense_features(x)                           # B, E, h, w
-        text = F.normalize(self.text_encoder().float(), dim=-1)      # Q, E
+    def text_logits(self, feats: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         if self.feature_adjustment:
-            logits = self._adjusted_logits(feats, text)
-        else:
-            logits = torch.einsum('behw,qe->bqhw', feats, text)
-        return F.interpolate(logits, size=x.shape[-2:], mode='bilinear', align_corners=False)
+            return self._adjusted_logits(feats, text)
+        return super().text_logits(feats, text)
 
     @staticmethod
     def _adjusted_logits(feats: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
@@ -366,6 +180,3 @@ class ProxyCLIPSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
         w = (p / p.mean(dim=-1, keepdim=True))[:, :, None, None]
         weighted = w * cos
         return weighted - weighted.mean(dim=1, keepdim=True)
-
-    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.dense_features(inputs)

@@ -1,0 +1,33 @@
+# ClearCLIP, CLIP ViT-B/16, training-free, on voc21.
+# Published (ClearCLIP, ECCV 2024, as tabulated by ResCLIP): 51.8 mIoU.
+# Evaluate: python tools/test.py configs/clearclip/clearclip_vit-b16_voc21.py
+# Official settings: github.com/mc-lan/ClearCLIP configs/cfg_voc21.py:6
+#   (prob_thd=0.5; short side 448: configs/cfg_voc21.py:15).
+# Class names: the official configs/cls_voc21.txt, verbatim as
+# langseg/utils/vocabularies/clearclip_voc21.txt.
+_base_ = [
+    '../_base_/models/clearclip_vit-b16.py', '../_base_/datasets/ov_voc21.py',
+    '../_base_/default_runtime.py'
+]
+model = dict(class_names='clearclip_voc21.txt', prob_thd=0.5)
+# Short side 448 (the dataset base resizes to 336).
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(2048, 448), keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs')
+]
+test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+val_dataloader = test_dataloader
+test_cfg = dict(type='TestLoop')
+val_cfg = dict(type='ValLoop')
+# Protocol card (tools/reproduce.py): what a reproduction of this row must match.
+protocol = dict(
+    dataset='voc21',
+    published_miou=51.8,
+    source='Lan et al., ClearCLIP, ECCV 2024 (arXiv:2407.12442); the numbers as '
+           'tabulated by ResCLIP (Yang et al., CVPR 2025)',
+    tolerance=1.0,           # mIoU points a faithful reproduction should land within
+    needs_checkpoint=False,
+    weights={'clip': "open_clip ViT-B-16 'openai'"},
+    notes='single-scale, whole test set, the settings of this config')

@@ -1,0 +1,8 @@
+# NACLIP without PAMR (opt-in; the official `test_all.sh reduced naclip 5 off`) on ade20k.
+# Published without PAMR (as tabulated by Trident, ICCV 2025): 17.4 mIoU.
+_base_ = './naclip_vit-b16_ade20k.py'
+model = dict(pamr=None)
+protocol = dict(published_miou=17.4,
+                source='Hajimiri et al., NACLIP, WACV 2025 (arXiv:2404.08181); without PAMR, '
+                       'as tabulated by Trident (ICCV 2025)',
+                notes='single-scale, whole test set, the settings of this config (PAMR off)')

@@ -1,0 +1,8 @@
+# NACLIP without PAMR (opt-in; the official `test_all.sh reduced naclip 5 off`) on cityscapes.
+# Published without PAMR (as tabulated by Trident, ICCV 2025): 35.5 mIoU.
+_base_ = './naclip_vit-b16_cityscapes.py'
+model = dict(pamr=None)
+protocol = dict(published_miou=35.5,
+                source='Hajimiri et al., NACLIP, WACV 2025 (arXiv:2404.08181); without PAMR, '
+                       'as tabulated by Trident (ICCV 2025)',
+                notes='single-scale, whole test set, the settings of this config (PAMR off)')

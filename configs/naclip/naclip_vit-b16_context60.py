@@ -1,0 +1,23 @@
+# NACLIP, CLIP ViT-B/16, training-free, with PAMR (the official default), on context60.
+# Published (NACLIP README, its default setup: PAMR on): 34.99 mIoU.
+# Evaluate: python tools/test.py configs/naclip/naclip_vit-b16_context60.py
+# Official settings: github.com/sinahmr/NACLIP configs/cfg_context60.py:6
+#   (prob_thd=0.1; short side 336: configs/cfg_context60.py:15).
+# Class names: the official configs/cls_context60.txt, identical to langseg's (ProxyCLIP's) file.
+_base_ = [
+    '../_base_/models/naclip_vit-b16.py', '../_base_/datasets/ov_context60.py',
+    '../_base_/default_runtime.py'
+]
+model = dict(class_names='cls_context60.txt', prob_thd=0.1)
+test_cfg = dict(type='TestLoop')
+val_cfg = dict(type='ValLoop')
+# Protocol card (tools/reproduce.py): what a reproduction of this row must match.
+protocol = dict(
+    dataset='context60',
+    published_miou=34.99,
+    source='Hajimiri, Ben Ayed and Dolz, NACLIP, WACV 2025 (arXiv:2404.08181); the '
+           'official README (github.com/sinahmr/NACLIP), its default setup (PAMR on)',
+    tolerance=1.0,           # mIoU points a faithful reproduction should land within
+    needs_checkpoint=False,
+    weights={'clip': "open_clip ViT-B-16 'openai'"},
+    notes='single-scale, whole test set, the settings of this config (PAMR on)')
