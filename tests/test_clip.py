@@ -352,3 +352,33 @@ def test_sidecar_saying_gelu_and_a_bad_sidecar(tmp_path):
     sidecar.write_text('{not json')
     with pytest.raises(ConfigError, match='open_clip_config.json beside the CLIP weights'):
         loading.weights_file_quick_gelu(str(path))
+
+
+@pytest.mark.parametrize('arch', ['ViT-B-32', 'RN50'])
+def test_tower_factory_builds_the_towers_of_open_clip_create_model(arch):
+    """langseg builds one tower at a time with open_clip's tower builders
+    (``open_clip.model._build_vision_tower`` / ``_build_text_tower``): open_clip 3.3 has no
+    public builder of a single tower, and its public ``create_model`` builds both towers
+    (a ViT-H backbone would build and drop a 354 M text tower) and changes the random
+    draws of every random-initialised tower. This pins that the factory's towers are
+    ``create_model``'s: same classes, parameter names and shapes, and equal outputs on
+    ``create_model``'s weights (docs/architecture.md, "Dependencies' APIs")."""
+    from langseg.models.clip import build_text_tower, build_visual_tower
+    torch.manual_seed(0)
+    model = open_clip.create_model(arch, pretrained=None).eval()
+    visual = build_visual_tower(arch, quick_gelu=False).eval()
+    assert type(visual) is type(model.visual)
+    theirs = model.visual.state_dict()
+    assert {k: v.shape for k, v in visual.state_dict().items()} == \
+        {k: v.shape for k, v in theirs.items()}
+    visual.load_state_dict(theirs)
+    image = torch.randn(1, 3, 224, 224)
+    torch.testing.assert_close(visual(image), model.encode_image(image))
+    text = build_text_tower(arch, quick_gelu=False).eval()
+    prefix = {'token_embedding', 'positional_embedding', 'transformer', 'ln_final',
+              'text_projection', 'attn_mask'}
+    text_state = {k: v for k, v in model.state_dict().items() if k.split('.')[0] in prefix}
+    assert set(text.state_dict()) == set(text_state)
+    text.load_state_dict(text_state)
+    tokens = open_clip.tokenize(['a photo of a cat', 'a dog'])
+    torch.testing.assert_close(text(tokens), model.encode_text(tokens))
