@@ -1,12 +1,12 @@
 # GLA-CLIP, CLIP ViT-B/16 + DINO ViT-B/8, training-free, on ade20k.
 # Published (GLA-CLIP, CVPR 2026): 20.0 mIoU.
 # Evaluate: python tools/test.py configs/glaclip/glaclip_vit-b16_ade20k.py
-# Class names: the official configs/cls_ade20k.txt (ProxyCLIP's, identical), verbatim.
+# Class names: the official configs/cls_ade20k.txt (ProxyCLIP's file, identical).
 _base_ = [
     '../_base_/models/glaclip_vit-b16.py', '../_base_/datasets/ov_ade20k.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(class_names='cls_ade20k.txt', prob_thd=0.0,  # cfg_ade20k.py sets none: cfg.py:22
+model = dict(class_names='cls_ade20k.txt', prob_thd=0.0,  # cfg_ade20k.py: none, cfg.py:22
              slide_crop=224, slide_stride=112)  # cfg.py:38-39
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')

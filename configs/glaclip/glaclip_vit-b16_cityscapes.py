@@ -1,12 +1,12 @@
 # GLA-CLIP, CLIP ViT-B/16 + DINO ViT-B/8, training-free, on cityscapes.
 # Published (GLA-CLIP, CVPR 2026): 40.8 mIoU.
 # Evaluate: python tools/test.py configs/glaclip/glaclip_vit-b16_cityscapes.py
-# Class names: the official configs/cls_city_scapes.txt (ProxyCLIP's, identical), verbatim.
+# Class names: the official configs/cls_city_scapes.txt (ProxyCLIP's file, identical).
 _base_ = [
     '../_base_/models/glaclip_vit-b16.py', '../_base_/datasets/ov_cityscapes.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(class_names='cls_city_scapes.txt', prob_thd=0.0,  # cfg_city_scapes.py sets none: cfg.py:22
+model = dict(class_names='cls_city_scapes.txt', prob_thd=0.0,  # cfg_city_scapes.py: none, cfg.py:22
              slide_crop=224, slide_stride=112)  # cfg.py:38-39
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')

@@ -1,7 +1,8 @@
 # GLA-CLIP, CLIP ViT-B/16 + DINO ViT-B/8, training-free, on coco-object.
 # Published (GLA-CLIP, CVPR 2026): 37.7 mIoU.
 # Evaluate: python tools/test.py configs/glaclip/glaclip_vit-b16_coco-object.py
-# Class names: the official configs/cls_coco_object.txt (differs from ProxyCLIP's: more background words, person synonyms), verbatim.
+# Class names: the official configs/cls_coco_object.txt, verbatim
+# (differs from ProxyCLIP's: more background words, person synonyms).
 _base_ = [
     '../_base_/models/glaclip_vit-b16.py', '../_base_/datasets/ov_coco-object.py',
     '../_base_/default_runtime.py'

@@ -1,12 +1,13 @@
 # GLA-CLIP, CLIP ViT-B/16 + DINO ViT-B/8, training-free, on coco-stuff.
 # Published (GLA-CLIP, CVPR 2026): 26.9 mIoU.
 # Evaluate: python tools/test.py configs/glaclip/glaclip_vit-b16_coco-stuff.py
-# Class names: the official configs/cls_coco_stuff.txt (ProxyCLIP's, identical), verbatim.
+# Class names: the official configs/cls_coco_stuff.txt (ProxyCLIP's file, identical).
 _base_ = [
     '../_base_/models/glaclip_vit-b16.py', '../_base_/datasets/ov_coco-stuff.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(class_names='cls_coco_stuff.txt', prob_thd=0.0,  # cfg_coco_stuff164k.py sets none: cfg.py:22
+# prob_thd: cfg_coco_stuff164k.py sets none (cfg.py:22)
+model = dict(class_names='cls_coco_stuff.txt', prob_thd=0.0,
              slide_crop=224, slide_stride=112)  # cfg.py:38-39
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')

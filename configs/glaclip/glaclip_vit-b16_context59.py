@@ -1,12 +1,12 @@
 # GLA-CLIP, CLIP ViT-B/16 + DINO ViT-B/8, training-free, on context59.
 # Published (GLA-CLIP, CVPR 2026): 39.9 mIoU.
 # Evaluate: python tools/test.py configs/glaclip/glaclip_vit-b16_context59.py
-# Class names: the official configs/cls_context59.txt (ProxyCLIP's, identical), verbatim.
+# Class names: the official configs/cls_context59.txt (ProxyCLIP's file, identical).
 _base_ = [
     '../_base_/models/glaclip_vit-b16.py', '../_base_/datasets/ov_context59.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(class_names='cls_context59.txt', prob_thd=0.0,  # cfg_context59.py sets none: cfg.py:22
+model = dict(class_names='cls_context59.txt', prob_thd=0.0,  # cfg_context59.py: none, cfg.py:22
              slide_crop=224, slide_stride=112)  # cfg.py:38-39
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')

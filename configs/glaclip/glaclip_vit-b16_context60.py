@@ -1,7 +1,7 @@
 # GLA-CLIP, CLIP ViT-B/16 + DINO ViT-B/8, training-free, on context60.
 # Published (GLA-CLIP, CVPR 2026): 36.1 mIoU.
 # Evaluate: python tools/test.py configs/glaclip/glaclip_vit-b16_context60.py
-# Class names: the official configs/cls_context60.txt (ProxyCLIP's, identical), verbatim.
+# Class names: the official configs/cls_context60.txt (ProxyCLIP's file, identical).
 _base_ = [
     '../_base_/models/glaclip_vit-b16.py', '../_base_/datasets/ov_context60.py',
     '../_base_/default_runtime.py'

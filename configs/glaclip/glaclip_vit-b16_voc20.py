@@ -1,12 +1,13 @@
 # GLA-CLIP, CLIP ViT-B/16 + DINO ViT-B/8, training-free, on voc20.
 # Published (GLA-CLIP, CVPR 2026): 84.2 mIoU.
 # Evaluate: python tools/test.py configs/glaclip/glaclip_vit-b16_voc20.py
-# Class names: the official configs/cls_voc20.txt (differs from ProxyCLIP's: person and tv monitor synonyms), verbatim.
+# Class names: the official configs/cls_voc20.txt, verbatim
+# (differs from ProxyCLIP's: person and tv monitor synonyms).
 _base_ = [
     '../_base_/models/glaclip_vit-b16.py', '../_base_/datasets/ov_voc20.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(class_names='glaclip_voc20.txt', prob_thd=0.0,  # cfg_voc20.py sets none: cfg.py:22
+model = dict(class_names='glaclip_voc20.txt', prob_thd=0.0,  # cfg_voc20.py: none, cfg.py:22
              slide_crop=224, slide_stride=112)  # cfg.py:38-39
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')

@@ -1,7 +1,8 @@
 # GLA-CLIP, CLIP ViT-B/16 + DINO ViT-B/8, training-free, on voc21.
 # Published (GLA-CLIP, CVPR 2026): 66.3 mIoU.
 # Evaluate: python tools/test.py configs/glaclip/glaclip_vit-b16_voc21.py
-# Class names: the official configs/cls_voc21.txt (differs from ProxyCLIP's: person and tv monitor synonyms), verbatim.
+# Class names: the official configs/cls_voc21.txt, verbatim
+# (differs from ProxyCLIP's: person and tv monitor synonyms).
 _base_ = [
     '../_base_/models/glaclip_vit-b16.py', '../_base_/datasets/ov_voc21.py',
     '../_base_/default_runtime.py'
