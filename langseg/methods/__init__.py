@@ -6,3 +6,4 @@ registries on import. A method imports the shared layers (``models``, ``datasets
 ``evaluation``, ``utils``, ``registry``), never another method.
 """
 from . import clearclip, clip_sp, convformer, denseclip, naclip, proxyclip, sclip, segclip  # noqa: F401  (registration)
+from . import corrclip  # noqa: F401  (registration)
