@@ -112,3 +112,37 @@ def test_config_builds_and_segments_with_tiny_towers(bench):
     assert out[1].pred_sem_seg.data.shape == (1, 70, 90)
     assert out[1].seg_logits.data.shape[0] == len(model.class_names)
     assert torch.isfinite(out[0].seg_logits.data).all()
+
+
+def test_precomputed_masks_end_to_end_with_flip_and_tensor_mode(tmp_path):
+    """The configs' generator (the official pre-generated masks, one ``<stem>.npz`` an
+    image) through ``predict``: a region map that covers the whole image sets one label
+    per region (the map correction); a flipped input (test-time flip) flips the stored map;
+    ``mode='tensor'`` (the FLOPs tool's graph) runs one window with no regions."""
+    import numpy as np
+    import langseg  # noqa: F401
+    from mmengine.registry import init_default_scope
+    from mmseg.structures import SegDataSample
+    from langseg.registry import MODELS
+    cfg = Config.fromfile(config_path('voc21'))
+    init_default_scope('mmseg')
+    cfg.merge_from_dict(dict(model=TINY_MODEL))
+    cfg.model.mask_generator.folder = str(tmp_path)
+    model = MODELS.build(cfg.model).eval()
+    region = np.zeros((70, 90), np.int64)
+    region[:, 30:] = 1
+    region[40:, 60:] = 2
+    np.savez(tmp_path / '2007_000033.npz', instance_mask=region)
+    meta = dict(img_shape=(56, 72), ori_shape=(70, 90), img_path='JPEGImages/2007_000033.jpg')
+    torch.manual_seed(0)
+    inputs = torch.rand(1, 3, 56, 72) * 255
+    with torch.no_grad():
+        out = model.predict(inputs, [SegDataSample(metainfo=meta)])[0]
+        flipped = model.region_map(inputs[0], dict(meta, flip=True,
+                                                   flip_direction='horizontal'))
+        logits = model(inputs[:, :, :56, :56], mode='tensor')
+    labels = out.pred_sem_seg.data[0]
+    for v in (1, 2):   # the segmented regions: one label each
+        assert labels[torch.from_numpy(region == v)].unique().numel() == 1
+    assert torch.equal(flipped, torch.from_numpy(region).flip(-1).int())
+    assert logits.shape == (1, 21 + 25, 56, 56)   # VOC21's queries (background synonyms)
