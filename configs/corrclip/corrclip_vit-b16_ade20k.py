@@ -1,9 +1,9 @@
-# CorrCLIP, MetaCLIP ViT-B/16 + DINO ViT-B/8 + SAM2 region masks, training-free, on ade20k.
-# Published: 26.9 mIoU (CorrCLIP README, 'SAM2_32' ViT-B row, column ADE).
+# CorrCLIP (training-free), MetaCLIP ViT-B/16 + DINO ViT-B/8 + SAM2 masks, ade20k.
+# Published: 26.9 mIoU (CorrCLIP README, SAM2_32 ViT-B, column ADE).
 # Evaluate: python tools/test.py configs/corrclip/corrclip_vit-b16_ade20k.py
-# Official: CorrCLIPv1/configs/cfg_ade20k.py (name_path, instance_mask_path).
-# Class names: the official configs/cls_ade20k.txt, verbatim (langseg/utils/vocabularies/corrclip_ade20k.txt).
-# Region masks: the official pre-generated SAM2 masks, unzipped to data/region_masks/ade/.
+# Official: CorrCLIPv1/configs/cfg_ade20k.py:4-7 (name_path, instance_mask_path).
+# Class names: its configs/cls_ade20k.txt verbatim (vocabularies/corrclip_ade20k.txt);
+# region masks: the official pre-generated SAM2 ones in data/region_masks/ade/.
 _base_ = [
     '../_base_/models/corrclip_vit-b16.py', '../_base_/datasets/ov_ade20k.py',
     '../_base_/default_runtime.py'
@@ -12,13 +12,4 @@ model = dict(class_names='corrclip_ade20k.txt',
              mask_generator=dict(folder='data/region_masks/ade'))
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')
-# Protocol card (tools/reproduce.py): what a reproduction of this row must match.
-protocol = dict(
-    dataset='ade20k',
-    published_miou=26.9,
-    source='Zhang, Liu and Tang, ICCV 2025 (arXiv:2411.10086); CorrCLIP README results table, SAM2_32, ViT-B',
-    tolerance=1.0,
-    needs_checkpoint=False,
-    weights={'clip': "open_clip ViT-B-16-quickgelu 'metaclip_fullcc'", 'vfm': 'timm vit_base_patch8_224.dino',
-             'masks': 'official pre-generated SAM2 region masks (region_masks.zip, huggingface.co/datasets/dk258/CorrCLIP)'},
-    notes='single-scale, whole test set; needs the official region masks in data/region_masks/ (other generators: docs/methods/corrclip.md)')
+protocol = dict(dataset='ade20k', published_miou=26.9)  # the rest: the model base

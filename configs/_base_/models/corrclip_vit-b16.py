@@ -33,3 +33,15 @@ model = dict(
     precision='fp16',
     class_names='corrclip_voc21.txt')
 default_hooks = dict(dataset_meta=dict(type='DatasetMetaHook'))
+# Protocol card, shared part (tools/reproduce.py); each benchmark config adds its dataset
+# and published mIoU (CorrCLIP README results table, row "SAM2_32", ViT-B).
+protocol = dict(
+    source='Zhang, Liu and Tang, ICCV 2025 (arXiv:2411.10086); CorrCLIP README, SAM2_32 ViT-B',
+    tolerance=1.0,           # mIoU points a faithful reproduction should land within
+    needs_checkpoint=False,
+    weights={'clip': "open_clip ViT-B-16-quickgelu 'metaclip_fullcc'",
+             'vfm': 'timm vit_base_patch8_224.dino',
+             'masks': 'the official pre-generated SAM2 region masks (region_masks.zip, '
+                      'huggingface.co/datasets/dk258/CorrCLIP) in data/region_masks/'},
+    notes='single-scale, whole test set, the settings of the config; other mask '
+          'generators: docs/methods/corrclip.md')
