@@ -111,7 +111,8 @@ class DBSCAN:
     order and numbered in that order, non-core points not reached: -1."""
 
     def __init__(self, metric='precomputed', eps=0.5, min_samples=5):
-        assert metric == 'precomputed'
+        if metric != 'precomputed':
+            raise NotImplementedError('the official code calls DBSCAN(metric=\'precomputed\')')
         self.eps, self.min_samples = eps, min_samples
 
     def fit_predict(self, dist):
@@ -171,7 +172,9 @@ def main(official: str, dino_dir: str, out_path: str) -> None:
     stub_modules()
     sys.path[:0] = [official]
     import open_clip as official_open_clip   # the vendored copy
-    assert os.path.abspath(official_open_clip.__file__).startswith(os.path.abspath(official))
+    if not os.path.abspath(official_open_clip.__file__).startswith(os.path.abspath(official)):
+        raise SystemExit(f'open_clip was imported from {official_open_clip.__file__}, not from '
+                         f'the official folder {official}: pass the CorrCLIPv1 folder')
     import corrclip_segmentor as official_segmentor
     from mmseg.structures import SegDataSample
     from PIL import Image
