@@ -366,3 +366,20 @@ def test_refusals(record):
             type='mmseg.ResNetV1c', depth=18), layer='layer1'))
     with pytest.raises(ConfigError, match='spatial_layers'):
         build(record, spatial_layers=[11])
+
+
+def test_bf16_cpu_copies_stay_close_to_the_official(record, model):
+    """``cpu_precision='bf16'`` (bf16 copies of both towers on a CPU): the window logits
+    stay within 1e-2 of the official fp32 ones and their arg-max agrees on >= 99 %."""
+    size, official = list(record['windows'].items())[0]
+    region = F.interpolate(record['instance_maps'][0][None, None].float(), size=size,
+                           mode='nearest')[0]
+    model.cpu_precision = 'bf16'
+    try:
+        with torch.no_grad():
+            ours = model.window_logits(torch.cat([seeded_image(30, size), region])[None])[0]
+    finally:
+        model.cpu_precision, model._bf16_towers = 'fp32', None
+    ours = ours[:, ::record['sub'], ::record['sub']]
+    assert (ours - official).abs().max() < 1e-2
+    assert (ours.argmax(0) == official.argmax(0)).float().mean() >= 0.99
