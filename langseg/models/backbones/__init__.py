@@ -2,10 +2,14 @@
 foundation models (VFMs). (ImageNet ResNet, MobileNetV2 and Swin come from mmseg.)"""
 from .clip_resnet import CLIPResNet
 from .clip_vit import CLIPViT
+from .mask_generators import (MaskGenerator, NoMaskGenerator, PrecomputedMaskGenerator,
+                              SuperpixelMaskGenerator, paint_instance_map)
 from .output import BackboneOutput, Embeddings
 from .timm_backbone import TimmFeatureBackbone
 from .vfm import VFM_PRESETS, ModuleLayerVFM, TimmVFM
 
 __all__ = ['BackboneOutput', 'CLIPResNet', 'CLIPViT', 'Embeddings', 'ModuleLayerVFM',
            'TimmFeatureBackbone', 'TimmVFM',
-           'VFM_PRESETS']
+           'VFM_PRESETS',
+           'MaskGenerator', 'NoMaskGenerator', 'PrecomputedMaskGenerator',
+           'SuperpixelMaskGenerator', 'paint_instance_map']
