@@ -120,8 +120,9 @@ def build_official(visual, text, vfm, transformer, dino, seg_module, ModelConfig
         norm_layer=partial(torch.nn.LayerNorm, eps=1e-6))
     state = {k: v for k, v in vfm.model.state_dict().items()}
     missing, unexpected = off_dino.load_state_dict(state, strict=False)
-    assert not missing and all(k.startswith(('norm_pre', 'fc_norm', 'head')) for k in
-                               unexpected), (missing, unexpected)
+    if missing or not all(k.startswith(('norm_pre', 'fc_norm', 'head')) for k in unexpected):
+        raise SystemExit(f'the official DINO did not take the tiny weights: missing {missing}, '
+                         f'unexpected {unexpected}')
     cls = seg_module.GLA_CLIPSegmentation
     seg = cls.__new__(cls)
     BaseSegmentor.__init__(seg)

@@ -157,8 +157,9 @@ def build_official(towers, modules):
         patch_size=16, embed_dim=32, depth=2, num_heads=2, mlp_ratio=4, qkv_bias=True,
         norm_layer=partial(torch.nn.LayerNorm, eps=1e-6))
     missing, unexpected = off_dino.load_state_dict(dino_vfm.model.state_dict(), strict=False)
-    assert not missing and all(k.startswith(('norm_pre', 'fc_norm', 'head')) for k in
-                               unexpected), (missing, unexpected)
+    if missing or not all(k.startswith(('norm_pre', 'fc_norm', 'head')) for k in unexpected):
+        raise SystemExit(f'the official DINO did not take the tiny weights: missing {missing}, '
+                         f'unexpected {unexpected}')
     encoder = ImageEncoderViT(
         img_size=1024, patch_size=16, embed_dim=SAM_KW['embed_dim'], depth=SAM_KW['depth'],
         num_heads=SAM_KW['num_heads'], mlp_ratio=4, out_chans=SAM_KW['neck_chans'],

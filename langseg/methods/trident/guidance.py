@@ -25,6 +25,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ...utils.errors import ConfigError
+
 
 def image_proxy_attention(values: torch.Tensor, vfm_features: torch.Tensor, beta: float,
                           gamma: float) -> torch.Tensor:
@@ -93,9 +95,9 @@ def sam_last_attention(model: torch.nn.Module, x: torch.Tensor, valid: tuple[int
         tokens = block(tokens)
     block = model.blocks[-1]
     if block.window_size:
-        raise ValueError('the last SAM block uses window attention: Trident reads a global '
-                         'attention (SAM ViT-B/L/H: global_attn_indexes end with the last '
-                         'block)')
+        raise ConfigError('the last SAM block uses window attention: Trident reads a global '
+                          'attention (SAM ViT-B/L/H: global_attn_indexes end with the last '
+                          'block)')
     attn = block.attn
     _, gh, gw, _ = tokens.shape
     x1 = block.norm1(tokens).reshape(1, gh * gw, -1)
