@@ -23,7 +23,7 @@ from .conftest import REPO, TOY_CONFIG, run_tool, tiny_toy_body, tool_env, write
 CONVFORMER_TOY = osp.join(REPO, 'configs/toy/convformer_mobilenetv2-tiny_1xb8-1000_toy-96x96.py')
 PROXYCLIP_VOC = osp.join(REPO, 'configs/proxyclip/proxyclip_vit-b16-dino-b8_voc21.py')
 SEGCLIP_VOC = osp.join(REPO, 'configs/segclip/segclip_vit-b16_voc21.py')
-SEGCLIP_TOY = osp.join(REPO, 'configs/toy/segclip_tiny-vit_1xb32-1000_toy-image-text.py')
+SEGCLIP_TOY = osp.join(REPO, 'configs/toy/segclip_tiny-vit_1xb32-400_toy-image-text.py')
 
 
 def mmseg_tool(name: str) -> str:

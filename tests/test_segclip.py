@@ -391,7 +391,7 @@ def test_toy_pretraining_halves_the_contrastive_loss_and_beats_the_untrained_mod
     own data (3000 captioned training images, generated on first use)."""
     from .conftest import run_tool
     toy_root = str(tmp_path / 'toy')
-    config = osp.join(REPO, 'configs', 'toy', 'segclip_tiny-vit_1xb32-1000_toy-image-text.py')
+    config = osp.join(REPO, 'configs', 'toy', 'segclip_tiny-vit_1xb32-400_toy-image-text.py')
     opts = ['--cfg-options', f'train_dataloader.dataset.data_root={toy_root}',
             f'train_dataloader.dataset.data_prefix.img_path={toy_root}',
             f'train_dataloader.dataset.pipeline.1.cache_dir={toy_root}/superpixel_cache',
@@ -612,7 +612,7 @@ def test_pretraining_checkpoint_loads_into_the_zero_shot_config(tmp_path):
     default_hooks = dict(checkpoint=dict(interval=2))
     """
     pretrain = write_config(str(tmp_path / 'pretrain.py'), osp.join(
-        REPO, 'configs/toy/segclip_tiny-vit_1xb32-1000_toy-image-text.py'), body)
+        REPO, 'configs/toy/segclip_tiny-vit_1xb32-400_toy-image-text.py'), body)
     zero_shot = write_config(str(tmp_path / 'zero_shot.py'), osp.join(
         REPO, 'configs/toy/segclip_tiny-vit_toy-shapes.py'), """
     test_dataloader = dict(num_workers=0, persistent_workers=False,

@@ -1,9 +1,9 @@
 # SegCLIP zero-shot on the toy shapes, CPU: the tiny model of
-# segclip_tiny-vit_1xb32-1000_toy-image-text.py as the training-free zero-shot segmentor,
+# segclip_tiny-vit_1xb32-400_toy-image-text.py as the training-free zero-shot segmentor,
 # which evaluates that config's pretraining checkpoints by the checkpoint rule
 # (segmentor.* -> *, reconstruction.* dropped; docs/methods/segclip.md):
 #   python tools/test.py configs/toy/segclip_tiny-vit_toy-shapes.py \
-#       work_dirs/segclip_tiny-vit_1xb32-1000_toy-image-text/iter_1000.pth
+#       work_dirs/segclip_tiny-vit_1xb32-400_toy-image-text/iter_400.pth
 _base_ = ['../_base_/models/segclip_vit-b16.py', '../_base_/datasets/toy_shapes.py',
           '../_base_/default_runtime.py']
 tiny = dict(_delete_=True, embed_dim=64,

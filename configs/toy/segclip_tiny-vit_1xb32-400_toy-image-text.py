@@ -1,7 +1,7 @@
 # SegCLIP on the toy image-text set, CPU: a 4-layer ViT (width 64, patch 8, 64 px) and a
 # 2-layer text tower, random weights, pretrained on toy captions ("a red circle above a
 # blue square") with all three losses; zero-shot mIoU on the toy validation split.
-#   python tools/train.py configs/toy/segclip_tiny-vit_1xb32-1000_toy-image-text.py
+#   python tools/train.py configs/toy/segclip_tiny-vit_1xb32-400_toy-image-text.py
 _base_ = ['../_base_/models/segclip-pretrain_vit-b16.py', '../_base_/default_runtime.py']
 tiny = dict(_delete_=True, embed_dim=64,
             vision_cfg=dict(image_size=64, layers=4, width=64, patch_size=8, head_width=16),
@@ -19,7 +19,7 @@ data_root = 'data/toy_shapes'
 toy_generate = dict(num_train=3000, num_val=200, size=96, seed=0)
 train_pipeline = [
     dict(type='LoadImageTextImage'),
-    # each image is seen ~10 times: its superpixels are computed once and cached
+    # each image is seen ~4 times: its superpixels are computed once and cached
     dict(type='FelzenszwalbSuperpixels', scale=224, sigma=0.9, min_size=50, short_side=96,
          cache_dir=data_root + '/superpixel_cache'),
     dict(type='RandomResizedCropWithSuperpixels', size=64, scale=(0.5, 1.0)),
@@ -55,16 +55,16 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=1.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=90),
-    dict(type='CosineAnnealingLR', eta_min=0.0, by_epoch=False, begin=90, end=1000),
+    dict(type='CosineAnnealingLR', eta_min=0.0, by_epoch=False, begin=90, end=400),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=1000, val_interval=1000)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=400, val_interval=400)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=1000),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=400),
     sampler_seed=dict(type='DistSamplerSeedHook'))
 randomness = dict(seed=0)
 # Test-time augmentation (tools/test.py --tta): the image as it is and flipped.
