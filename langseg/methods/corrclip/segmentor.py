@@ -41,7 +41,7 @@ from ...models.backbones.mask_generators import MaskGenerator
 from ...models.clip import embed_vit_tokens
 from ...models.layers import block_value_path, residual_block_forward, resize_value_grid
 from ...models.segmentors.clip_dense import CLIPDenseSegmentor
-from ...models.segmentors.open_vocab import InferenceOptions
+from ...models.segmentors.open_vocab import InferenceOptions, store_prediction
 from ...registry import MODELS
 from ...utils.errors import ConfigError
 from .regions import PAD_ID, correct_labels, merge_regions, scope_mask
@@ -266,7 +266,6 @@ class CorrCLIPSegmentor(CLIPDenseSegmentor):
                 options: InferenceOptions | None = None) -> list:
         """Segment a (padded) batch (the shared path of ``OpenVocabSegmentor.predict``)
         with each image's region map as a fourth channel, then the map correction."""
-        from mmengine.structures import PixelData
         from mmseg.structures import SegDataSample
         if data_samples is None:
             data_samples = [SegDataSample(metainfo=dict(img_shape=inputs.shape[-2:],
@@ -289,14 +288,7 @@ class CorrCLIPSegmentor(CLIPDenseSegmentor):
                     region = F.interpolate(region[None, None].float(), size=size,
                                            mode='nearest')[0, 0]
                 labels = correct_labels(labels, region.to(labels.device).long())
-            if sample.metainfo.get('flip'):  # test-time flip (TTA): back to the image
-                dims = {'horizontal': (-1, ), 'vertical': (-2, ), 'diagonal': (-2, -1)}[
-                    sample.metainfo.get('flip_direction') or 'horizontal']
-                labels = labels.flip(dims)
-                probs = probs.flip(dims) if probs is not None else None
-            sample.set_data(dict(pred_sem_seg=PixelData(data=labels[None])))
-            if probs is not None:
-                sample.set_data(dict(seg_logits=PixelData(data=probs)))
+            store_prediction(sample, probs, labels)
         return data_samples
 
     def _forward(self, inputs: torch.Tensor, data_samples: list | None = None

@@ -227,6 +227,20 @@ def check_mmseg_build_args(name: str, train_cfg: dict | None, pretrained: str | 
                           'None (the training settings are arguments of the model)')
 
 
+def store_prediction(sample: Any, probs: torch.Tensor | None,
+                     labels: torch.Tensor) -> None:
+    """Put an image's labels (H, W) and class probabilities (K, H, W, or ``None``) into its
+    ``SegDataSample``, flipped back first when test-time augmentation flipped the image."""
+    if sample.metainfo.get('flip'):  # test-time flip (TTA): back to the image
+        dims = {'horizontal': (-1, ), 'vertical': (-2, ), 'diagonal': (-2, -1)}[
+            sample.metainfo.get('flip_direction') or 'horizontal']
+        labels = labels.flip(dims)
+        probs = probs.flip(dims) if probs is not None else None
+    sample.set_data(dict(pred_sem_seg=PixelData(data=labels[None])))
+    if probs is not None:
+        sample.set_data(dict(seg_logits=PixelData(data=probs)))
+
+
 class OpenVocabSegmentor(BaseSegmentor):
     """Base class of the training-free / zero-shot segmentors (see the module docstring).
 
@@ -463,14 +477,7 @@ class OpenVocabSegmentor(BaseSegmentor):
         for logits, image, sample in zip(self.image_logits(images), images, data_samples):
             size = sample.metainfo.get('ori_shape', logits.shape[-2:])[:2]
             probs, labels = self.postprocess(logits, size, image, options)
-            if sample.metainfo.get('flip'):  # test-time flip (TTA): back to the image
-                dims = {'horizontal': (-1, ), 'vertical': (-2, ), 'diagonal': (-2, -1)}[
-                    sample.metainfo.get('flip_direction') or 'horizontal']
-                labels = labels.flip(dims)
-                probs = probs.flip(dims) if probs is not None else None
-            sample.set_data(dict(pred_sem_seg=PixelData(data=labels[None])))
-            if probs is not None:
-                sample.set_data(dict(seg_logits=PixelData(data=probs)))
+            store_prediction(sample, probs, labels)
         return data_samples
 
     def _forward(self, inputs: torch.Tensor, data_samples: list | None = None
