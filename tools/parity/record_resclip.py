@@ -31,7 +31,7 @@ NAMES = ['sky, wall', 'cat', 'dog, puppy', 'car']
 #: ResCLIP's VOC21 settings (configs/cfg_voc21.py; the thresholds raised to split the tiny
 #: model's probabilities) and defaults (resclip_segmentor.py:23-26)
 SETTINGS = dict(arch='wo_resi', attn_strategy='resclip', gaussian_std=5.0, prob_thd=0.2,
-                logit_scale=40, temp_thd=0.3, delete_same_entity=True,
+                logit_scale=40, temp_thd=0.25, delete_same_entity=True,
                 attn_rcs_weights=[2.0, 0.3], attn_sfr_weights=[2.2, 0.7])
 WINDOWS = {'square': (128, 128), 'wide': (96, 160), 'small': (64, 80)}
 SLIDE = dict(crop=112, stride=56, sizes=[(144, 192), (176, 128)], ori=[(180, 240), (220, 160)])

@@ -1,0 +1,28 @@
+# ResCLIP on NACLIP, CLIP ViT-B/16, training-free, on voc21.
+# Published (ResCLIP, CVPR 2025; the official README's results figure): 61.1 mIoU.
+# Evaluate: python tools/test.py configs/resclip/resclip_vit-b16_voc21.py
+# Official settings: github.com/yvhangyang/ResCLIP configs/cfg_voc21.py:5-11.
+# slide_crop=0: each image is one window.
+# Class names: the official configs/cls_voc21.txt, verbatim as
+# langseg/utils/vocabularies/resclip_voc21.txt.
+_base_ = [
+    '../_base_/models/resclip_vit-b16.py', '../_base_/datasets/ov_voc21.py',
+    '../_base_/default_runtime.py'
+]
+model = dict(
+    class_names='resclip_voc21.txt',
+    prob_thd=0.1, slide_crop=0, temp_thd=0.5, rcs_weights=(2.0, 0.3), sfr_weights=(2.2, 0.7))
+test_cfg = dict(type='TestLoop')
+val_cfg = dict(type='ValLoop')
+# Protocol card (tools/reproduce.py): what a reproduction of this row must match.
+protocol = dict(
+    dataset='voc21',
+    published_miou=61.1,
+    source='Yang, Deng, Li and Duan, ResCLIP, CVPR 2025 (arXiv:2411.15851), results '
+           'figure of the official README (github.com/yvhangyang/ResCLIP, '
+           'figs/main_results_w.png), row NACLIP + ResCLIP, ViT-B/16',
+    tolerance=1.0,           # mIoU points a faithful reproduction should land within
+    needs_checkpoint=False,
+    weights={'clip': "open_clip ViT-B-16 'openai'"},
+    notes='single-scale, whole test set, the settings of this config (resize, windows, '
+          'thresholds, RCS / SFR weights above); the official runs use fp16 on CUDA')
