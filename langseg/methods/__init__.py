@@ -8,4 +8,4 @@ registries on import. A method imports the shared layers (``models``, ``datasets
 from . import clearclip, clip_sp, convformer, denseclip, naclip, proxyclip, sclip, segclip  # noqa: F401  (registration)
 from . import glaclip, trident  # noqa: F401  (registration)
 from . import corrclip  # noqa: F401  (registration)
-from . import resclip  # noqa: F401  (registration)
+from . import resclip, scclip  # noqa: F401  (registration)
