@@ -59,10 +59,11 @@ def base_model(record):
 
 def variant(model, **changes):
     """A copy of the tiny model with some settings changed."""
+    from langseg.models.segmentors.clip_dense import WHOLE_IMAGE
     from langseg.models.segmentors.open_vocab import SlidingWindows
     model = copy.deepcopy(model)
     if 'slide_crop' in changes:
-        crop = changes.pop('slide_crop') or 1 << 30
+        crop = changes.pop('slide_crop') or WHOLE_IMAGE
         model.windows = SlidingWindows(crop, changes.pop('slide_stride', 112))
     for key, value in changes.items():
         assert hasattr(model, key), key
@@ -267,7 +268,8 @@ def test_benchmark_config_builds_and_segments_with_the_official_settings(bench):
     cfg.model.update(clip=dict(arch=TINY12, pretrained=None), templates='{}')
     model = MODELS.build(cfg.model).eval()
     assert model.prob_thd == pytest.approx(prob_thd)
-    assert model.windows.crop == ((1 << 30, ) * 2 if crop == 0 else (crop, crop))
+    from langseg.models.segmentors.clip_dense import WHOLE_IMAGE
+    assert model.windows.crop == ((WHOLE_IMAGE, ) * 2 if crop == 0 else (crop, crop))
     assert model.temp_thd == pytest.approx(temp_thd) and model.gaussian_std == 5.0
     assert model.rcs_weights == rcs and model.sfr_weights == sfr
     assert model.rcs_layers == (5, 6, 7, 8) and model.delete_same_entity

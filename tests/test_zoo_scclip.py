@@ -55,11 +55,7 @@ def base_model(record):
 
 def variant(model, **changes):
     """A copy of the tiny model with some settings changed."""
-    from langseg.models.segmentors.open_vocab import SlidingWindows
     model = copy.deepcopy(model)
-    if 'slide_crop' in changes:
-        crop = changes.pop('slide_crop') or 1 << 30
-        model.windows = SlidingWindows(crop, changes.pop('slide_stride', 112))
     for key, value in changes.items():
         assert hasattr(model, key), key
         setattr(model, key, value)

@@ -35,17 +35,13 @@ from torch import nn
 from ...models.clip import embed_vit_tokens
 from ...models.layers import pamr, residual_block_forward
 from ...models.layers.pamr import PAMR_DEFAULT
-from ...models.layers.surgery_attention import (attend, block_forward_with_attention,
-                                                 gaussian_neighbourhood, packed_qkv,
-                                                 self_scores)
+from ...models.layers.self_similarity_attention import attend, packed_qkv
+from ...models.layers.surgery_attention import (block_forward_with_attention,
+                                                 gaussian_neighbourhood, self_scores)
 from ...models.segmentors.clip_dense import CLIPDenseSegmentor
 from ...registry import MODELS
 from ...utils.errors import ConfigError
 from .feedback import feedback_prior, patch_labels
-
-#: ``slide_crop=0``: one window per image (a crop no image reaches).
-WHOLE_IMAGE = 1 << 30
-
 
 def _pair(name: str, value: Sequence[float]) -> tuple[float, float]:
     if value is None or len(value) != 2:
@@ -61,8 +57,8 @@ class ResCLIPSegmentor(CLIPDenseSegmentor):
     padding), plus:
 
     Args:
-        slide_crop: window size; ``0`` scores each image whole (the official
-            ``slide_crop=0`` of VOC21 and VOC20).
+        slide_crop: window size; ``0`` scores each image whole (the base's rule, the
+            official ``slide_crop=0`` of VOC21 and VOC20).
         gaussian_std: NACLIP's neighbourhood and the SFR row blur (5: ``test_all.sh``'s
             main setting).
         rcs_layers: 0-based blocks whose attention maps are averaged (5-8).
@@ -89,8 +85,6 @@ class ResCLIPSegmentor(CLIPDenseSegmentor):
                  sfr_pamr: dict | bool = True,
                  use_rcs: bool = True, use_sfr: bool = True,
                  synonym_separator: str = ',', **kwargs) -> None:
-        if slide_crop in (0, None):
-            slide_crop = WHOLE_IMAGE
         super().__init__(class_names, clip=clip, templates=templates,
                          logit_scale=logit_scale, prob_thd=prob_thd, slide_crop=slide_crop,
                          slide_stride=slide_stride, pad_multiple=pad_multiple,

@@ -41,7 +41,8 @@ from torch import nn
 
 from ...models.clip import embed_vit_tokens
 from ...models.layers import residual_block_forward
-from ...models.layers.surgery_attention import attend, packed_qkv, self_scores
+from ...models.layers.self_similarity_attention import attend, packed_qkv
+from ...models.layers.surgery_attention import self_scores
 from ...models.segmentors.clip_dense import CLIPDenseSegmentor
 from ...models.segmentors.open_vocab import InferenceOptions
 from ...registry import MODELS

@@ -1,8 +1,8 @@
 """Pieces of the "attention surgery" that training-free dense CLIP methods perform on a
-CLIP ViT's blocks, shared by ResCLIP and SC-CLIP (and the NACLIP-style neighbourhood):
+CLIP ViT's blocks, shared by ResCLIP and SC-CLIP (and the NACLIP-style neighbourhood),
+beside the per-head projections and value sums of ``self_similarity_attention.py``
+(``packed_qkv``, ``attend``, which it uses):
 
-* :func:`packed_qkv` / :func:`attend`: the per-head projections of a block's packed
-  ``nn.MultiheadAttention`` and the weighted sum of the values, heads merged;
 * :func:`qk_attention` / :func:`block_forward_with_attention`: CLIP's own attention
   ``softmax(q k^T / sqrt(d))`` and a block's forward that also returns it (ResCLIP's
   residual cross-correlation attention averages these maps of intermediate blocks: Yang,
@@ -26,27 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ['attend', 'block_forward_with_attention', 'gaussian_neighbourhood', 'packed_qkv',
-           'qk_attention', 'self_scores']
+from .self_similarity_attention import attend, packed_qkv
 
-
-def packed_qkv(attn: nn.MultiheadAttention, x: torch.Tensor
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``x`` (B, N, C), the block's normalised input -> q, k, v (B, heads, N, C / heads)
-    from the packed ``in_proj`` (weight and bias)."""
-    b, n, c = x.shape
-    heads = attn.num_heads
-    qkv = F.linear(x, attn.in_proj_weight, attn.in_proj_bias)
-    qkv = qkv.reshape(b, n, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
-    return qkv[0], qkv[1], qkv[2]
-
-
-def attend(weights: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Attention weights (B, heads, N, M) and values (B, heads, M, d) -> the attention's
-    output before ``out_proj``, heads merged: (B, N, heads * d)."""
-    out = weights @ v
-    b, heads, n, d = out.shape
-    return out.transpose(1, 2).reshape(b, n, heads * d)
+__all__ = ['block_forward_with_attention', 'gaussian_neighbourhood', 'qk_attention',
+           'self_scores']
 
 
 def self_scores(x: torch.Tensor) -> torch.Tensor:
