@@ -230,21 +230,21 @@ def test_a_tower_too_shallow_for_the_rcs_blocks_is_refused():
 #: benchmark -> (vocabulary, prob_thd, slide_crop, temp_thd, rcs, sfr, short side):
 #: github.com/yvhangyang/ResCLIP configs/cfg_*.py
 OFFICIAL = {
-    'voc21': ('resclip_voc21.txt', 0.1, 0, 0.5, (2.0, 0.3), (2.2, 0.7), 336),
+    'voc21': ('sclip_voc21.txt', 0.1, 0, 0.5, (2.0, 0.3), (2.2, 0.7), 336),
     'context60': ('cls_context60.txt', 0.1, 224, 0.3, (2.0, 0.3), (1.8, 0.7), 336),
-    'coco-object': ('resclip_coco_object.txt', 0.1, 224, 0.11, (2.0, 0.4), (1.8, 0.7), 336),
-    'voc20': ('resclip_voc20.txt', 0.0, 0, 0.1, (2.0, 0.6), (2.1, 0.6), 336),
+    'coco-object': ('sclip_coco_object.txt', 0.1, 224, 0.11, (2.0, 0.4), (1.8, 0.7), 336),
+    'voc20': ('sclip_voc20.txt', 0.0, 0, 0.1, (2.0, 0.6), (2.1, 0.6), 336),
     'context59': ('cls_context59.txt', 0.0, 224, 0.25, (2.0, 0.4), (1.8, 0.7), 336),
     'coco-stuff': ('cls_coco_stuff.txt', 0.0, 224, 0.11, (2.0, 0.4), (1.8, 0.7), 336),
     'cityscapes': ('cls_city_scapes.txt', 0.0, 224, 0.1, (2.0, 0.2), (2.1, 0.6), 560),
     'ade20k': ('cls_ade20k.txt', 0.0, 224, 0.25, (2.0, 0.3), (2.1, 0.7), 336),
 }
 #: sha256 of the official files that differ from ProxyCLIP's (configs/cls_*.txt of the
-#: official repository, byte for byte)
+#: official repository, byte for byte; the same bytes as SCLIP's, shipped as sclip_*.txt)
 OFFICIAL_SHA256 = {
-    'resclip_voc21.txt': '80e643a9a143966800cd4a49324fd0be2f94c0d7bac817ea16a5f66ed706bc38',
-    'resclip_voc20.txt': 'c68f65a2b342397cdfe05ff5289517e1e370b1d574a218ff1a17db27f2576db1',
-    'resclip_coco_object.txt':
+    'sclip_voc21.txt': '80e643a9a143966800cd4a49324fd0be2f94c0d7bac817ea16a5f66ed706bc38',
+    'sclip_voc20.txt': 'c68f65a2b342397cdfe05ff5289517e1e370b1d574a218ff1a17db27f2576db1',
+    'sclip_coco_object.txt':
         '3475d03d61f85ce03812ce62d019de8f2ea51053885374629d29a17fbd3f02a6',
 }
 

@@ -205,21 +205,21 @@ def test_a_window_with_too_few_patches_is_refused():
 #: benchmark -> (vocabulary, prob_thd, logit_scale, area_thd, short side):
 #: github.com/SuleBai/SC-CLIP configs/cfg_*.py
 OFFICIAL = {
-    'voc21': ('scclip_voc21.txt', 0.15, 50.0, 0.1, 336),
+    'voc21': ('sclip_voc21.txt', 0.15, 50.0, 0.1, 336),
     'context60': ('cls_context60.txt', 0.15, 40.0, None, 336),
-    'coco-object': ('scclip_coco_object.txt', 0.35, 55.0, None, 336),
-    'voc20': ('scclip_voc20.txt', 0.0, 40.0, None, 336),
+    'coco-object': ('sclip_coco_object.txt', 0.35, 55.0, None, 336),
+    'voc20': ('sclip_voc20.txt', 0.0, 40.0, None, 336),
     'context59': ('cls_context59.txt', 0.0, 40.0, None, 336),
     'coco-stuff': ('cls_coco_stuff.txt', 0.0, 40.0, None, 336),
     'cityscapes': ('cls_city_scapes.txt', 0.0, 40.0, None, 560),
     'ade20k': ('cls_ade20k.txt', 0.0, 40.0, None, 336),
 }
 #: sha256 of the official files that differ from ProxyCLIP's (configs/cls_*.txt of the
-#: official repository, byte for byte)
+#: official repository, byte for byte; the same bytes as SCLIP's, shipped as sclip_*.txt)
 OFFICIAL_SHA256 = {
-    'scclip_voc21.txt': '80e643a9a143966800cd4a49324fd0be2f94c0d7bac817ea16a5f66ed706bc38',
-    'scclip_voc20.txt': 'c68f65a2b342397cdfe05ff5289517e1e370b1d574a218ff1a17db27f2576db1',
-    'scclip_coco_object.txt':
+    'sclip_voc21.txt': '80e643a9a143966800cd4a49324fd0be2f94c0d7bac817ea16a5f66ed706bc38',
+    'sclip_voc20.txt': 'c68f65a2b342397cdfe05ff5289517e1e370b1d574a218ff1a17db27f2576db1',
+    'sclip_coco_object.txt':
         '3475d03d61f85ce03812ce62d019de8f2ea51053885374629d29a17fbd3f02a6',
 }
 

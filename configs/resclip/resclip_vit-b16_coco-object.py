@@ -2,14 +2,14 @@
 # Published (ResCLIP, CVPR 2025; the official README's results figure): 35.0 mIoU.
 # Evaluate: python tools/test.py configs/resclip/resclip_vit-b16_coco-object.py
 # Official settings: github.com/yvhangyang/ResCLIP configs/cfg_coco_object.py:5-10.
-# Class names: the official configs/cls_coco_object.txt, verbatim as
-# langseg/utils/vocabularies/resclip_coco_object.txt.
+# Class names: the official configs/cls_coco_object.txt, byte for byte SCLIP's file
+# (langseg/utils/vocabularies/sclip_coco_object.txt).
 _base_ = [
     '../_base_/models/resclip_vit-b16.py', '../_base_/datasets/ov_coco-object.py',
     '../_base_/default_runtime.py'
 ]
 model = dict(
-    class_names='resclip_coco_object.txt',
+    class_names='sclip_coco_object.txt',
     prob_thd=0.1, temp_thd=0.11, rcs_weights=(2.0, 0.4), sfr_weights=(1.8, 0.7))
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')

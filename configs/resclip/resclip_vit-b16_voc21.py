@@ -3,14 +3,14 @@
 # Evaluate: python tools/test.py configs/resclip/resclip_vit-b16_voc21.py
 # Official settings: github.com/yvhangyang/ResCLIP configs/cfg_voc21.py:5-11.
 # slide_crop=0: each image is one window.
-# Class names: the official configs/cls_voc21.txt, verbatim as
-# langseg/utils/vocabularies/resclip_voc21.txt.
+# Class names: the official configs/cls_voc21.txt, byte for byte SCLIP's file
+# (langseg/utils/vocabularies/sclip_voc21.txt).
 _base_ = [
     '../_base_/models/resclip_vit-b16.py', '../_base_/datasets/ov_voc21.py',
     '../_base_/default_runtime.py'
 ]
 model = dict(
-    class_names='resclip_voc21.txt',
+    class_names='sclip_voc21.txt',
     prob_thd=0.1, slide_crop=0, temp_thd=0.5, rcs_weights=(2.0, 0.3), sfr_weights=(2.2, 0.7))
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')

@@ -3,13 +3,13 @@
 # Evaluate: python tools/test.py configs/scclip/scclip_vit-b16_coco-object.py
 # Official settings: github.com/SuleBai/SC-CLIP configs/cfg_coco_object.py:5-6
 #   (logit_scale=55.0, prob_thd=0.35).
-# Class names: the official configs/cls_coco_object.txt, verbatim as
-# langseg/utils/vocabularies/scclip_coco_object.txt.
+# Class names: the official configs/cls_coco_object.txt, byte for byte SCLIP's file
+# (langseg/utils/vocabularies/sclip_coco_object.txt).
 _base_ = [
     '../_base_/models/scclip_vit-b16.py', '../_base_/datasets/ov_coco-object.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(class_names='scclip_coco_object.txt', logit_scale=55.0, prob_thd=0.35)
+model = dict(class_names='sclip_coco_object.txt', logit_scale=55.0, prob_thd=0.35)
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')
 # Protocol card (tools/reproduce.py): what a reproduction of this row must match.

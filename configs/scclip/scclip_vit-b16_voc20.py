@@ -3,13 +3,13 @@
 # Evaluate: python tools/test.py configs/scclip/scclip_vit-b16_voc20.py
 # Official settings: github.com/SuleBai/SC-CLIP configs/cfg_voc20.py:5
 #   (the defaults).
-# Class names: the official configs/cls_voc20.txt, verbatim as
-# langseg/utils/vocabularies/scclip_voc20.txt.
+# Class names: the official configs/cls_voc20.txt, byte for byte SCLIP's file
+# (langseg/utils/vocabularies/sclip_voc20.txt).
 _base_ = [
     '../_base_/models/scclip_vit-b16.py', '../_base_/datasets/ov_voc20.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(class_names='scclip_voc20.txt')
+model = dict(class_names='sclip_voc20.txt')
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')
 # Protocol card (tools/reproduce.py): what a reproduction of this row must match.

@@ -3,13 +3,13 @@
 # Evaluate: python tools/test.py configs/scclip/scclip_vit-b16_voc21.py
 # Official settings: github.com/SuleBai/SC-CLIP configs/cfg_voc21.py:5-7
 #   (area_thd=0.1, logit_scale=50.0, prob_thd=0.15).
-# Class names: the official configs/cls_voc21.txt, verbatim as
-# langseg/utils/vocabularies/scclip_voc21.txt.
+# Class names: the official configs/cls_voc21.txt, byte for byte SCLIP's file
+# (langseg/utils/vocabularies/sclip_voc21.txt).
 _base_ = [
     '../_base_/models/scclip_vit-b16.py', '../_base_/datasets/ov_voc21.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(class_names='scclip_voc21.txt', area_thd=0.1, logit_scale=50.0, prob_thd=0.15)
+model = dict(class_names='sclip_voc21.txt', area_thd=0.1, logit_scale=50.0, prob_thd=0.15)
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')
 # Protocol card (tools/reproduce.py): what a reproduction of this row must match.
