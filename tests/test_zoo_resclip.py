@@ -106,7 +106,7 @@ def predict(model, setting, seed0):
     model.image_logits = lambda imgs: merged.extend(image_logits(imgs)) or merged
     with torch.no_grad():
         out = model.predict(batch, samples)
-    return merged, [s.pred_sem_seg.data[0] for s in out]
+    return merged, [s.pred_sem_seg.data[0] for s in out], [s.seg_logits.data for s in out]
 
 
 @pytest.mark.parametrize('mode', ['slide', 'whole'])
@@ -118,14 +118,16 @@ def test_batched_prediction_equals_the_official(record, base_model, mode):
     else:
         model = variant(base_model, slide_crop=0)
         setting, seed0 = WHOLE, 300
-    logits, labels = predict(model, setting, seed0)
+    logits, labels, probs = predict(model, setting, seed0)
     for j in range(2):
         diff = (logits[j][:, SUB[0], SUB[1]] - record[mode]['logits'][j]).abs().max().item()
         ref = record[mode]['labels'][j].long()
         assert labels[j].shape == ref.shape
         equal = (labels[j] == ref).float().mean().item()
-        print(f'{mode} image {j}: max abs difference {diff:.2e}, labels equal {equal:.4%}')
-        assert diff < 1e-4 and equal >= 0.999
+        pdiff = (probs[j][:, SUB[0], SUB[1]] - record[mode]['probs'][j]).abs().max().item()
+        print(f'{mode} image {j}: max abs difference {diff:.2e} (probabilities '
+              f'{pdiff:.2e}), labels equal {equal:.4%}')
+        assert diff < 1e-4 and pdiff < 1e-4 and equal >= 0.999
 
 
 @pytest.mark.parametrize('change', [dict(use_sfr=False), dict(use_rcs=False),

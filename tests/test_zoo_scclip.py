@@ -97,20 +97,22 @@ def predict(model, setting, seed0):
     model.image_logits = lambda imgs: merged.extend(image_logits(imgs)) or merged
     with torch.no_grad():
         out = model.predict(batch, samples)
-    return merged, [s.pred_sem_seg.data[0] for s in out]
+    return merged, [s.pred_sem_seg.data[0] for s in out], [s.seg_logits.data for s in out]
 
 
 def test_batched_prediction_equals_the_official(record, base_model):
     """Two images of different sizes in one padded batch (the official code runs one),
     VOC21's area filter on."""
-    logits, labels = predict(base_model, SLIDE, 200)
+    logits, labels, probs = predict(base_model, SLIDE, 200)
     for j in range(2):
         diff = (logits[j][:, SUB[0], SUB[1]] - record['slide']['logits'][j]).abs().max().item()
         ref = record['slide']['labels'][j].long()
         assert labels[j].shape == ref.shape
         equal = (labels[j] == ref).float().mean().item()
-        print(f'image {j}: max abs difference {diff:.2e}, labels equal {equal:.4%}')
-        assert diff < 1e-4 and equal >= 0.999
+        pdiff = (probs[j][:, SUB[0], SUB[1]] - record['slide']['probs'][j]).abs().max().item()
+        print(f'image {j}: max abs difference {diff:.2e} (probabilities {pdiff:.2e}), '
+              f'labels equal {equal:.4%}')
+        assert diff < 1e-4 and pdiff < 1e-4 and equal >= 0.999
 
 
 @pytest.mark.parametrize('change', [dict(res_cls=0.3), dict(pre_adjust_idx=7),

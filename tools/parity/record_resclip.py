@@ -135,7 +135,7 @@ def main(repo, out):
                     .float().mean()))
 
     def predict(model, sizes, oris, seed0):
-        logits_out, labels_out = [], []
+        logits_out, labels_out, probs_out = [], [], []
         for j, ((h, w), ori) in enumerate(zip(sizes, oris)):
             x = normalise(make_image(seed0 + j, h, w))[None]
             if model.slide_crop > 0:
@@ -143,12 +143,14 @@ def main(repo, out):
             else:
                 logits = model.forward_feature(x)
             sample = SegDataSample(metainfo=dict(ori_shape=ori, img_shape=(h, w)))
-            pred = model.predict(x, [sample])[0].pred_sem_seg.data[0]
+            result = model.predict(x, [sample])[0]
+            pred = result.pred_sem_seg.data[0]
+            probs_out.append(result.seg_logits.data[:, SUB[0], SUB[1]].clone())
             logits_out.append(logits[0][:, SUB[0], SUB[1]].clone())
             labels_out.append(pred.to(torch.uint8).clone())
             print('  image', (h, w), '->', ori, 'label counts',
                   torch.bincount(pred.flatten(), minlength=len(NAMES)).tolist())
-        return dict(logits=logits_out, labels=labels_out)
+        return dict(logits=logits_out, labels=labels_out, probs=probs_out)
 
     slide = build(slide_crop=SLIDE['crop'], slide_stride=SLIDE['stride'])
     rec['slide'] = predict(slide, SLIDE['sizes'], SLIDE['ori'], 200)

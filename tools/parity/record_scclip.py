@@ -152,18 +152,20 @@ def main(repo, out):
               float((torch.softmax(logits * SETTINGS['logit_scale'], 1).max(1)[0]
                      < SETTINGS['prob_thd']).float().mean()))
 
-    logits_out, labels_out = [], []
+    logits_out, labels_out, probs_out = [], [], []
     for j, ((h, w), ori) in enumerate(zip(SLIDE['sizes'], SLIDE['ori'])):
         x = normalise(make_image(200 + j, h, w))[None]
         logits = model.forward_slide(x, [dict(ori_shape=(h, w))], model.slide_stride,
                                      model.slide_crop)
         sample = SegDataSample(metainfo=dict(ori_shape=ori, img_shape=(h, w)))
-        pred = model.predict(x, [sample])[0].pred_sem_seg.data[0]
+        result = model.predict(x, [sample])[0]
+        pred = result.pred_sem_seg.data[0]
+        probs_out.append(result.seg_logits.data[:, SUB[0], SUB[1]].clone())
         logits_out.append(logits[0][:, SUB[0], SUB[1]].clone())
         labels_out.append(pred.to(torch.uint8).clone())
         print('  image', (h, w), '->', ori, 'label counts',
               torch.bincount(pred.flatten(), minlength=len(NAMES)).tolist())
-    rec['slide'] = dict(logits=logits_out, labels=labels_out)
+    rec['slide'] = dict(logits=logits_out, labels=labels_out, probs=probs_out)
     torch.save(rec, out)
     print('saved', out, os.path.getsize(out), 'bytes')
 

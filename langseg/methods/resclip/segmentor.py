@@ -21,7 +21,8 @@ the normalised window) and ``softmax(logit_scale s)``, gives each patch a label
 (``feedback.py``). ``S / max S`` is rounded to fp16 and multiplied by ``lambda_s`` in
 fp16, as the official code does on any device. The cosines with the text queries are
 upsampled to the window; the windows, their average, the resize and the post-processing
-are the shared open-vocabulary path. ``slide_crop=0`` (VOC21, VOC20) scores the whole
+are the shared open-vocabulary path (the class probabilities renormalised after the
+synonym max, as the official output). ``slide_crop=0`` (VOC21, VOC20) scores the whole
 image as one window.
 """
 from __future__ import annotations
@@ -159,3 +160,12 @@ class ResCLIPSegmentor(CLIPDenseSegmentor):
             sfr = self.feedback(rgb, self.post_attention_head(first[:, 1:], grid))
         out = self.mixed_attention(k, v, omega, rcs, sfr)
         return self.post_attention_head(out[:, 1:], grid)
+
+    # -------------------------------------------------------------- post-processing
+    def _classify(self, logits: torch.Tensor, prob_thd: float
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The shared classification; the class probabilities (after the max over each
+        class's synonyms) renormalised to sum to 1 per pixel, as the official
+        ``postprocess_result`` returns them (the labels, taken before, are unchanged)."""
+        probs, labels = super()._classify(logits, prob_thd)
+        return probs / probs.sum(dim=0, keepdim=True), labels
