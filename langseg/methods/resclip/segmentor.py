@@ -44,6 +44,7 @@ from ...registry import MODELS
 from ...utils.errors import ConfigError
 from .feedback import feedback_prior, patch_labels
 
+
 def _pair(name: str, value: Sequence[float]) -> tuple[float, float]:
     if value is None or len(value) != 2:
         raise ConfigError(f'{name} {value!r}: expected (tau, lambda), e.g. (2.0, 0.3)')
@@ -66,6 +67,9 @@ class ResCLIPSegmentor(CLIPDenseSegmentor):
         rcs_weights: ``(tau_r, lambda_r)`` of the RCS mix.
         sfr_weights: ``(tau_s, lambda_s)`` of the SFR mix.
         temp_thd: first-segmentation probability below which a pixel's label is 0.
+            (The official constructor has no defaults for these three, every benchmark
+            config sets them; langseg's defaults are the ADE20K config's, for other
+            vocabularies.)
         delete_same_entity: decay the prior of same-label pairs not joined by a straight
             same-label path (on in every official config).
         sfr_pamr: PAMR of the first segmentation: ``True`` (the official 10 iterations,
