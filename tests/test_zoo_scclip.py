@@ -199,7 +199,7 @@ def test_settings_outside_the_tower_are_refused(change):
 
 def test_a_window_with_too_few_patches_is_refused():
     from langseg.methods.scclip.calibration import anomaly_tokens
-    with pytest.raises(ValueError, match='too few'):
+    with pytest.raises(ConfigError, match='too few'):
         anomaly_tokens(torch.randn(30, 8))
 
 

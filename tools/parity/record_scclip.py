@@ -126,7 +126,9 @@ def main(repo, out):
 
     # the non-square window: the official forward with the anomaly position corrected
     src = open(official_model.__file__).read()
-    assert src.count(NON_SQUARE_FIX[0]) == 1
+    if src.count(NON_SQUARE_FIX[0]) != 1:
+        sys.exit(f'{official_model.__file__}: the anomaly-position line to correct was not '
+                 'found once (another commit of the official code?)')
     fixed = {}
     exec(compile(src.replace(*NON_SQUARE_FIX), official_model.__file__, 'exec'), fixed)
     fixed_forward = fixed['VisionTransformer'].forward

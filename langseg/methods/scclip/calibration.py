@@ -22,6 +22,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ...utils.errors import ConfigError
+
 __all__ = ['aggregate', 'anomaly_tokens', 'resolve_anomalies', 'thresholded_similarity']
 
 
@@ -30,8 +32,9 @@ def anomaly_tokens(tokens: torch.Tensor, neighbours: int = 30,
     """Patch tokens (N, C) -> a bool mask (N,) of the anomalies (module docstring)."""
     n = tokens.shape[0]
     if n <= neighbours:
-        raise ValueError(f'SC-CLIP finds anomaly tokens among {neighbours} neighbours; a '
-                         f'window of {n} patches has too few (at least {neighbours + 1})')
+        raise ConfigError(f'SC-CLIP finds anomaly tokens among {neighbours} neighbours: a '
+                          f'window of {n} patches has too few, expected at least '
+                          f'{neighbours + 1} (a larger slide_crop, or images of that size)')
     tokens = tokens.float()
     dist = torch.norm(tokens[:, None] - tokens[None, :], dim=2, p=2) ** 2
     knn_dist, knn_idx = torch.topk(dist, k=neighbours + 1, largest=False)
