@@ -15,7 +15,8 @@ is encoded once, before timing: it is not a per-image cost). The images (``--siz
 H x W, random pixels) are first resized by the config's test-pipeline ``Resize``, as the
 evaluation resizes them (VOC21: short side 336), then segmented together: the windows of
 all images are grouped by shape and scored ``window_batch_size`` at a time
-(``OpenVocabSegmentor.image_logits``), each image's scores post-processed to its size.
+(``OpenVocabSegmentor.image_logits``), each image's scores post-processed to its size
+(PAMR included where the config turns it on, as NACLIP's do).
 Timed: that whole call after a warm-up on the first image (CUDA synchronised), wall
 clock (images/s) and the process's CPU time (all threads; less sensitive to other
 processes on a shared machine than the wall clock). Peak
@@ -164,7 +165,7 @@ def measure(method: str, config: str, sizes: list[tuple[int, int]], device,
         model.image_logits(images[:1])                      # warm-up (+ the text, once)
         _reset_peak(device)
         start, cpu_start = time.perf_counter(), time.process_time()
-        labels = [model.postprocess(logits, img.shape[-2:])[1]
+        labels = [model.postprocess(logits, img.shape[-2:], img)[1]   # PAMR where on
                   for logits, img in zip(model.image_logits(images), images)]
         if device.type == 'cuda':
             torch.cuda.synchronize()
