@@ -241,7 +241,15 @@ def main(argv=None) -> int:
                        '--sizes', *[f'{h}x{w}' for h, w in args.sizes]]
                 if args.threads:
                     cmd += ['--threads', str(args.threads)]
-                subprocess.run(cmd, check=True)
+                proc = subprocess.run(cmd, stderr=subprocess.PIPE, text=True)
+                if proc.returncode != 0:      # e.g. a method whose inputs are not here
+                    last = (proc.stderr.strip().splitlines() or ['?'])[-1]
+                    print(proc.stderr[-2000:], file=sys.stderr)
+                    rows.append(dict(method=method, config=osp.relpath(config, REPO),
+                                     device=device.type, precision=precision,
+                                     sizes=[f'{h}x{w}' for h, w in args.sizes],
+                                     status=f'failed: {last[:200]}'))
+                    continue
                 result = torch.load(out, weights_only=True)
                 row, labels = result['row'], result['labels']
                 if reference is None and row['status'] == 'measured':
