@@ -100,27 +100,43 @@ def _test_dataset(cfg) -> dict:
     return dataset
 
 
+def load_card(path: str):
+    """Load an evaluation config and its protocol card: ``(cfg, card)``."""
+    cfg = load_config(path)
+    card = cfg.get('protocol')
+    if not card:
+        raise ConfigError(f'{path} has no protocol card: expected a `protocol = dict('
+                          'dataset=..., published_miou=..., source=..., tolerance=...)` '
+                          'in the config (the evaluation configs carry one)')
+    return cfg, card
+
+
+def data_problem(path: str, cfg, card, data_root: str | None) -> str | None:
+    """Check the test data of a loaded config (its data root moved under ``data_root``
+    when given, in ``cfg``): ``None`` when it is in place, else what to download, where
+    to put it and the expected layout."""
+    dataset = _test_dataset(cfg)
+    dataset['data_root'] = _moved_root(dataset.get('data_root', ''), data_root)
+    try:
+        check_dataset_cfg(dataset.to_dict(), 'test_dataloader', check_empty_files=False)
+    except DataError as exc:
+        key = card.get('dataset')
+        folder, url, how = DATASETS.get(key, ('?', 'see docs/getting_started.md', ''))
+        where = osp.join(data_root or 'data', folder)
+        return (f'{osp.basename(path)} ({key}): {exc}\n'
+                f'    download: {url}\n    place: {where} ({how})\n'
+                f'    layout: {DATASET_LAYOUTS.get(dataset.get("type"), "")}')
+    return None
+
+
 def plan(configs: list[str], data_root: str | None) -> tuple[list, list[str]]:
     """Load every config and check its test data: ``([(path, cfg, card)], problems)``."""
     loaded, problems = [], []
     for path in configs:
-        cfg = load_config(path)
-        card = cfg.get('protocol')
-        if not card:
-            raise ConfigError(f'{path} has no protocol card: expected a `protocol = dict('
-                              'dataset=..., published_miou=..., source=..., tolerance=...)` '
-                              'in the config (the evaluation configs carry one)')
-        dataset = _test_dataset(cfg)
-        dataset['data_root'] = _moved_root(dataset.get('data_root', ''), data_root)
-        try:
-            check_dataset_cfg(dataset.to_dict(), 'test_dataloader', check_empty_files=False)
-        except DataError as exc:
-            key = card.get('dataset')
-            folder, url, how = DATASETS.get(key, ('?', 'see docs/getting_started.md', ''))
-            where = osp.join(data_root or 'data', folder)
-            problems.append(f'{osp.basename(path)} ({key}): {exc}\n'
-                            f'    download: {url}\n    place: {where} ({how})\n'
-                            f'    layout: {DATASET_LAYOUTS.get(dataset.get("type"), "")}')
+        cfg, card = load_card(path)
+        problem = data_problem(path, cfg, card, data_root)
+        if problem:
+            problems.append(problem)
         loaded.append((path, cfg, card))
     return loaded, problems
 
@@ -168,4 +184,4 @@ def table(rows: list[Row]) -> str:
     return '\n'.join(lines + [''] + [f'source: {s}' for s in sources])
 
 
-__all__ = ['DATASETS', 'Row', 'plan', 'reproduce', 'table']
+__all__ = ['DATASETS', 'Row', 'data_problem', 'load_card', 'plan', 'reproduce', 'table']
