@@ -38,7 +38,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 from ..utils.errors import ConfigError
-from .reproduce import DATASETS, _moved_root, _test_dataset, data_problem, load_card
+from .reproduce import (DATASETS, _moved_root, _test_dataset, data_problem, load_card,
+                        verdict)
 
 #: The eight benchmarks of the training-free papers' tables, in their column order.
 BENCHMARKS = ('voc21', 'context60', 'coco-object', 'voc20', 'context59', 'coco-stuff',
@@ -106,11 +107,7 @@ class Run:
 
     @property
     def result(self) -> str:
-        if self.status:
-            return self.status
-        if self.published is None:
-            return 'no published number'
-        return 'pass' if abs(self.difference) <= self.tolerance else 'FAIL'
+        return verdict(self.status, self.ours, self.published, self.tolerance)
 
 
 @dataclass

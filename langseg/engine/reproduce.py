@@ -79,11 +79,20 @@ class Row:
 
     @property
     def result(self) -> str:
-        if self.status:
-            return self.status
-        if self.published is None:
-            return 'no published number'
-        return 'pass' if abs(self.ours - self.published) <= self.tolerance else 'FAIL'
+        return verdict(self.status, self.ours, self.published, self.tolerance)
+
+
+def verdict(status: str, ours: float | None, published: float | None,
+            tolerance: float) -> str:
+    """A row's result: its status when it did not run, else 'pass' within the card's
+    tolerance of the published mIoU, 'FAIL' outside it, or 'no published number'."""
+    if status:
+        return status
+    if published is None:
+        return 'no published number'
+    if ours is None:
+        return 'not evaluated'
+    return 'pass' if abs(ours - published) <= tolerance else 'FAIL'
 
 
 def _moved_root(root: str, data_root: str | None) -> str:

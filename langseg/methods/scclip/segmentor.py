@@ -41,6 +41,7 @@ from torch import nn
 
 from ...models.clip import embed_vit_tokens
 from ...models.layers import residual_block_forward
+from ...models.layers.area_filter import area_filter
 from ...models.layers.self_similarity_attention import attend, packed_qkv
 from ...models.layers.surgery_attention import self_scores
 from ...models.segmentors.clip_dense import CLIPDenseSegmentor
@@ -48,19 +49,6 @@ from ...models.segmentors.open_vocab import InferenceOptions
 from ...registry import MODELS
 from ...utils.errors import ConfigError
 from .calibration import aggregate, anomaly_tokens, resolve_anomalies, thresholded_similarity
-
-
-def area_filter(probs: torch.Tensor, area_thd: float) -> torch.Tensor:
-    """SCLIP's small-region filter, kept by SC-CLIP (official ``postprocess_result``):
-    class probabilities (K, H, W), class 0 the background -> the same with the foreground
-    classes whose argmax area is at most ``area_thd`` of all foreground-argmax pixels set
-    to zero."""
-    labels = probs.argmax(dim=0)
-    counts = torch.bincount(labels.flatten(), minlength=probs.shape[0])[1:].to(probs)
-    keep = counts > area_thd * counts.sum()
-    out = probs.clone()
-    out[1:] *= keep.to(probs)[:, None, None]
-    return out
 
 
 @MODELS.register_module()

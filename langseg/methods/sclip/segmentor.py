@@ -23,6 +23,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from ...models.layers.area_filter import area_filter
 from ...models.layers.self_similarity_attention import attend, packed_qkv, self_similarity
 from ...models.segmentors.clip_dense import CLIPDenseSegmentor
 from ...models.segmentors.open_vocab import InferenceOptions
@@ -35,18 +36,6 @@ def correlative_self_attention(attn: nn.MultiheadAttention, x: torch.Tensor) -> 
     ``(softmax(q q^T s) + softmax(k k^T s)) v`` per head, ``s = head_dim ** -0.5``."""
     q, k, v = packed_qkv(attn, x)
     return attend(self_similarity(q) + self_similarity(k), v)
-
-
-def area_filter(probs: torch.Tensor, area_thd: float) -> torch.Tensor:
-    """SCLIP's small-region filter (official ``postprocess_result``): class probabilities
-    (K, H, W), class 0 the background -> the same with the foreground classes whose
-    argmax area is at most ``area_thd`` of all foreground-argmax pixels set to zero."""
-    labels = probs.argmax(dim=0)
-    counts = torch.bincount(labels.flatten(), minlength=probs.shape[0])[1:].to(probs)
-    keep = counts > area_thd * counts.sum()
-    out = probs.clone()
-    out[1:] *= keep.to(probs)[:, None, None]
-    return out
 
 
 @MODELS.register_module()
