@@ -2,7 +2,7 @@
 (github.com/yvhangyang/ResCLIP, commit 0e085f7) on identical random weights, fp32, CPU.
 
 tests/data/parity/resclip.pt holds the official outputs recorded by
-tools/parity/record_resclip.py on the seeded tiny tower of tests/tiny12_clip.py: window
+tools/parity/record_resclip.py on the seeded tiny tower of tools/parity/tiny12_clip.py: window
 logits of a square, a non-square and a small window (fewer patches than the SFR blur's
 kernel), and the whole prediction (merged logits and labels at another original size) of
 two images of different sizes with sliding windows and with ``slide_crop=0`` (VOC's whole
@@ -11,6 +11,7 @@ references written here from the official code's formulas (``gaussian_window`` +
 ``get_attention_addition``, ``check_path``, ``generate_attention_sfr``)."""
 import copy
 import hashlib
+import importlib.util
 import math
 import os.path as osp
 
@@ -25,7 +26,13 @@ from langseg.registry import MODELS
 from langseg.utils.errors import ConfigError
 
 from .conftest import REPO
-from .tiny12_clip import MEAN, STD, SUB, TINY12, load_seeded_towers, make_image
+
+_spec = importlib.util.spec_from_file_location(
+    'tiny12_clip', osp.join(REPO, 'tools/parity/tiny12_clip.py'))
+tiny12 = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tiny12)
+MEAN, STD, SUB, TINY12 = tiny12.MEAN, tiny12.STD, tiny12.SUB, tiny12.TINY12
+load_seeded_towers, make_image = tiny12.load_seeded_towers, tiny12.make_image
 
 RECORD = osp.join(REPO, 'tests', 'data', 'parity', 'resclip.pt')
 WINDOWS = {'square': (128, 128), 'wide': (96, 160), 'small': (64, 80)}
@@ -53,7 +60,7 @@ def base_model(record):
     model = MODELS.build(cfg).eval()
     digest = load_seeded_towers(model)
     assert digest == pytest.approx(record['weights_abs_sum'], rel=1e-9), \
-        'the seeded weights differ from the recorded ones (tests/tiny12_clip.py)'
+        'the seeded weights differ from the recorded ones (tools/parity/tiny12_clip.py)'
     return model
 
 

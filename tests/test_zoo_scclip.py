@@ -2,7 +2,7 @@
 (github.com/SuleBai/SC-CLIP, commit 0417ba9) on identical random weights, fp32, CPU.
 
 tests/data/parity/scclip.pt holds the official outputs recorded by
-tools/parity/record_scclip.py on the seeded tiny tower of tests/tiny12_clip.py: window
+tools/parity/record_scclip.py on the seeded tiny tower of tools/parity/tiny12_clip.py: window
 logits of two square windows and a non-square one (recorded with the official anomaly
 position corrected, the one departure: the official code is right only for square
 windows), and the whole prediction (merged logits and labels at another original size,
@@ -10,6 +10,7 @@ VOC21's area filter on) of two images of different sizes. The calibration pieces
 checked against references written here from the official formulas."""
 import copy
 import hashlib
+import importlib.util
 import os.path as osp
 
 import pytest
@@ -22,7 +23,13 @@ from langseg.registry import MODELS
 from langseg.utils.errors import ConfigError
 
 from .conftest import REPO
-from .tiny12_clip import MEAN, STD, SUB, TINY12, load_seeded_towers, make_image
+
+_spec = importlib.util.spec_from_file_location(
+    'tiny12_clip', osp.join(REPO, 'tools/parity/tiny12_clip.py'))
+tiny12 = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tiny12)
+MEAN, STD, SUB, TINY12 = tiny12.MEAN, tiny12.STD, tiny12.SUB, tiny12.TINY12
+load_seeded_towers, make_image = tiny12.load_seeded_towers, tiny12.make_image
 
 RECORD = osp.join(REPO, 'tests', 'data', 'parity', 'scclip.pt')
 WINDOWS = {'square': (128, 128), 'square_small': (96, 96), 'tall': (160, 112)}
@@ -49,7 +56,7 @@ def base_model(record):
     model = MODELS.build(cfg).eval()
     digest = load_seeded_towers(model)
     assert digest == pytest.approx(record['weights_abs_sum'], rel=1e-9), \
-        'the seeded weights differ from the recorded ones (tests/tiny12_clip.py)'
+        'the seeded weights differ from the recorded ones (tools/parity/tiny12_clip.py)'
     return model
 
 
@@ -180,7 +187,7 @@ def test_the_non_square_anomaly_position_is_row_major():
 
 
 def test_area_filter_zeroes_small_foreground_classes():
-    from langseg.methods.scclip.segmentor import area_filter
+    from langseg.models.layers.area_filter import area_filter
     probs = torch.zeros(3, 10, 10)
     probs[1] = 0.6
     probs[2, 0, :5] = 0.9                                # 5 of 100 pixels: below 10 %

@@ -130,7 +130,7 @@ def test_correlative_self_attention_follows_its_formula(default_model):
 def test_area_threshold_zeroes_small_foreground_classes():
     """SCLIP's VOC21 filter: a foreground class whose argmax area is at most area_thd of
     the foreground-argmax pixels loses its probability; the background never does."""
-    from langseg.methods.sclip.segmentor import area_filter
+    from langseg.models.layers.area_filter import area_filter
     probs = torch.zeros(3, 10, 10)
     probs[0] = 0.5                       # background everywhere ...
     probs[1, :, :9] = 0.9                # ... class 1 wins 90 pixels

@@ -60,6 +60,7 @@ def main() -> int:
     args = parse_args()
     from langseg.engine import compare as cmp
     from langseg.engine.atomic_io import atomic_write, atomic_write_json
+    from langseg.engine.reproduce import parse_checkpoints
     from langseg.utils.errors import ConfigError, DataError
     config_dir = args.config_dir or cmp.default_config_dir()
     if args.list:
@@ -68,13 +69,7 @@ def main() -> int:
     if not args.methods and not args.configs:
         raise ConfigError('nothing to compare: give --methods (see --list) and/or config '
                           'paths')
-    checkpoints = {}
-    for item in args.checkpoint:
-        name, sep, path = item.partition('=')
-        if not sep or not name or not path:
-            raise ConfigError(f'--checkpoint {item!r}: expected NAME=PATH with NAME the '
-                              "config's file stem")
-        checkpoints[name] = path
+    checkpoints = parse_checkpoints(args.checkpoint)
     runs = cmp.resolve(args.methods, args.benchmarks, args.configs, config_dir)
     result = cmp.compare(runs, args.data_root, checkpoints, args.work_dir)
     evaluated = [r for r in runs if r.ours is not None]

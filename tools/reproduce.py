@@ -38,15 +38,9 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    from langseg.engine.reproduce import plan, reproduce, table
-    from langseg.utils.errors import ConfigError, DataError
-    checkpoints = {}
-    for item in args.checkpoint:
-        name, sep, path = item.partition('=')
-        if not sep or not name or not path:
-            raise ConfigError(f'--checkpoint {item!r}: expected NAME=PATH with NAME the '
-                              "config's file stem")
-        checkpoints[name] = path
+    from langseg.engine.reproduce import parse_checkpoints, plan, reproduce, table
+    from langseg.utils.errors import DataError
+    checkpoints = parse_checkpoints(args.checkpoint)
     _, problems = plan(args.configs, args.data_root)
     if problems:
         print('The data is not in place; nothing was evaluated. For each config:')

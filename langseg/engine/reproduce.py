@@ -82,6 +82,19 @@ class Row:
         return verdict(self.status, self.ours, self.published, self.tolerance)
 
 
+def parse_checkpoints(items: list[str]) -> dict[str, str]:
+    """``--checkpoint NAME=PATH`` arguments (of tools/reproduce.py and tools/compare.py)
+    -> ``{config stem: checkpoint path}``."""
+    checkpoints = {}
+    for item in items:
+        name, sep, path = item.partition('=')
+        if not sep or not name or not path:
+            raise ConfigError(f'--checkpoint {item!r}: expected NAME=PATH with NAME the '
+                              "config's file stem")
+        checkpoints[name] = path
+    return checkpoints
+
+
 def verdict(status: str, ours: float | None, published: float | None,
             tolerance: float) -> str:
     """A row's result: its status when it did not run, else 'pass' within the card's

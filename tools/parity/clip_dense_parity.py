@@ -93,3 +93,27 @@ def image_inputs(seed: int = 2, sizes=None) -> list[torch.Tensor]:
 def subsample(x: torch.Tensor) -> torch.Tensor:
     """Every :data:`STEP`-th row and column of a map (..., H, W), as its own tensor."""
     return x[..., ::STEP, ::STEP].contiguous().clone()
+
+
+def seeded_tiny_segmentor(type_name: str, templates: str = 'a {}.'
+                          ) -> tuple[nn.Module, dict[str, torch.Tensor]]:
+    """langseg's tiny dense CLIP segmentor ``type_name`` (the ``tiny-vit`` tower with
+    QuickGELU, :data:`CLASS_NAMES`) with the seeded weights: ``(model, state)``, what the
+    tests build and what the recording scripts give the official code."""
+    from mmengine.registry import init_default_scope
+
+    import langseg  # noqa: F401  (registers the modules)
+    from langseg.registry import MODELS
+    init_default_scope('mmseg')
+    model = MODELS.build(dict(type=type_name, class_names=CLASS_NAMES,
+                              clip=dict(arch='tiny-vit', pretrained=None, quick_gelu=True),
+                              templates=templates)).eval()
+    return model, seeded_state_dict(model)
+
+
+def save_record(record: dict, out: str) -> None:
+    """Write a recording (to a temporary name, then renamed) and print what it holds."""
+    from langseg.engine.atomic_io import atomic_torch_save
+    atomic_torch_save(record, out)
+    print(f'wrote {out}: ' + ', '.join(
+        f'{k} {tuple(v.shape)}' if torch.is_tensor(v) else k for k, v in record.items()))

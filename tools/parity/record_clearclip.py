@@ -40,16 +40,8 @@ VARIANTS = {'residual': dict(ignore_residual=False), 'vanilla': dict(model_type=
 def seeded_weights() -> dict:
     """The seeded weights of langseg's tiny ClearCLIP (what the test builds)."""
     sys.path.insert(0, REPO)
-    from mmengine.registry import init_default_scope
-
-    import langseg  # noqa: F401
-    from langseg.registry import MODELS
-    from tools.parity.clip_dense_parity import CLASS_NAMES, seeded_state_dict
-    init_default_scope('mmseg')
-    model = MODELS.build(dict(type='ClearCLIPSegmentor', class_names=CLASS_NAMES,
-                              clip=dict(arch='tiny-vit', pretrained=None, quick_gelu=True),
-                              templates='a {}.')).eval()
-    return seeded_state_dict(model)
+    from tools.parity.clip_dense_parity import seeded_tiny_segmentor
+    return seeded_tiny_segmentor('ClearCLIPSegmentor')[1]
 
 
 def import_official(path: str):
@@ -123,10 +115,9 @@ def main() -> None:
             sample = seg.postprocess_result(merged, [SegDataSample(metainfo=meta)])[0]
             record[f'{key}_probs_{i}'] = subsample(sample.seg_logits.data)
             record[f'{key}_labels_{i}'] = sample.pred_sem_seg.data[0].to(torch.uint8).clone()
-    os.makedirs(osp.dirname(args.out), exist_ok=True)
-    torch.save(record, args.out)
-    print(f'wrote {args.out} ({osp.getsize(args.out) / 1024:.0f} KB): '
-          + ', '.join(f'{k} {tuple(v.shape)}' for k, v in record.items()))
+    from tools.parity.clip_dense_parity import save_record
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    save_record(record, args.out)
 
 
 if __name__ == '__main__':

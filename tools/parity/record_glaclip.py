@@ -72,21 +72,9 @@ def inputs():
 
 
 def load_official(gla_root: str, dino_root: str):
-    for name in ('openpyxl', 'ipdb'):           # imported by myutils, unused here
-        sys.modules.setdefault(name, types.ModuleType(name))
-    sys.path.insert(0, gla_root)
-    pkg = types.ModuleType('gla_open_clip')     # the modified open_clip, as a package alias
-    pkg.__path__ = [os.path.join(gla_root, 'open_clip')]
-    sys.modules['gla_open_clip'] = pkg
-    transformer = importlib.import_module('gla_open_clip.transformer')
-    from timm.layers import trunc_normal_
-    utils = types.ModuleType('utils')
-    utils.trunc_normal_ = trunc_normal_
-    sys.modules['utils'] = utils
-    spec = importlib.util.spec_from_file_location(
-        'dino_vision_transformer', os.path.join(dino_root, 'vision_transformer.py'))
-    dino = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(dino)
+    from tools.parity.official_imports import import_dino, import_modified_open_clip
+    transformer = import_modified_open_clip(gla_root, 'gla_open_clip')
+    dino = import_dino(dino_root)
     import gla_clip_segmentor
     from cfg import ModelConfig
     return transformer, dino, gla_clip_segmentor, ModelConfig
@@ -192,10 +180,8 @@ def main() -> None:
                 record[f'image{idx}_probs_mean'] = sample.seg_logits.data.mean(dim=(1, 2))
     finally:
         torch.Tensor.half = half
-    torch.save(record, args.out)
-    for key, value in record.items():
-        if torch.is_tensor(value):
-            print(key, tuple(value.shape), f'{value.float().abs().mean():.4f}')
+    from tools.parity.clip_dense_parity import save_record
+    save_record(record, args.out)
 
 
 if __name__ == '__main__':

@@ -87,21 +87,9 @@ def inputs():
 
 
 def load_official(root: str, dino_root: str):
-    for name in ('openpyxl', 'ipdb'):           # imported by myutils, unused here
-        sys.modules.setdefault(name, types.ModuleType(name))
-    sys.path.insert(0, root)
-    pkg = types.ModuleType('trident_open_clip')  # the modified open_clip, as an alias
-    pkg.__path__ = [os.path.join(root, 'open_clip')]
-    sys.modules['trident_open_clip'] = pkg
-    transformer = importlib.import_module('trident_open_clip.transformer')
-    from timm.layers import trunc_normal_
-    utils = types.ModuleType('utils')
-    utils.trunc_normal_ = trunc_normal_
-    sys.modules['utils'] = utils
-    spec = importlib.util.spec_from_file_location(
-        'dino_vision_transformer', os.path.join(dino_root, 'vision_transformer.py'))
-    dino = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(dino)
+    from tools.parity.official_imports import import_dino, import_modified_open_clip
+    transformer = import_modified_open_clip(root, 'trident_open_clip')
+    dino = import_dino(dino_root)
     import trident
     from segment_anything.modeling.image_encoder import ImageEncoderViT
     from segment_anything.modeling.sam import Sam
@@ -238,10 +226,8 @@ def main() -> None:
                     sample.pred_sem_seg.data[0, ::4, ::4].to(torch.uint8).clone()
     finally:
         torch.Tensor.half = half
-    torch.save(record, args.out)
-    for key, value in record.items():
-        if torch.is_tensor(value):
-            print(key, tuple(value.shape), f'{value.float().abs().mean():.4f}')
+    from tools.parity.clip_dense_parity import save_record
+    save_record(record, args.out)
 
 
 if __name__ == '__main__':

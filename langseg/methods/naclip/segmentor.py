@@ -21,38 +21,19 @@ max (:meth:`NACLIPSegmentor._classify`), as the official code returns them.
 """
 from __future__ import annotations
 
-import math
-from functools import lru_cache
 from typing import Sequence
 
 import torch
 from torch import nn
 
 from ...models.layers.self_similarity_attention import attend, packed_qkv, self_similarity
+from ...models.layers.surgery_attention import gaussian_neighbourhood
 from ...models.segmentors.clip_dense import CLIPDenseSegmentor
 from ...registry import MODELS
 from ...utils.errors import ConfigError
 
 ARCHS = ('reduced', 'vanilla')
 ATTENTIONS = ('naclip', 'kk', 'csa', 'vanilla')
-
-
-@lru_cache(maxsize=32)
-def _neighbourhood(h: int, w: int, std: float) -> torch.Tensor:
-    scale = 1 / (std * math.sqrt(2))
-    dy = (torch.arange(h, dtype=torch.float32)[:, None] - torch.arange(h)[None]) * scale
-    dx = (torch.arange(w, dtype=torch.float32)[:, None] - torch.arange(w)[None]) * scale
-    grid = torch.exp(-(dy[:, None, :, None] ** 2 + dx[None, :, None, :] ** 2))
-    out = torch.zeros(1 + h * w, 1 + h * w)
-    out[1:, 1:] = grid.reshape(h * w, h * w)
-    return out
-
-
-def gaussian_neighbourhood(grid: tuple[int, int], std: float) -> torch.Tensor:
-    """NACLIP's attention addition (1 + h*w, 1 + h*w) for a patch grid ``(h, w)``:
-    ``exp(-|p - p'|^2 / (2 std^2))`` between patches p, p' (in patch units), zero in the
-    class token's row and column (the official ``get_attention_addition``)."""
-    return _neighbourhood(int(grid[0]), int(grid[1]), float(std))
 
 
 @MODELS.register_module()
@@ -106,7 +87,7 @@ class NACLIPSegmentor(CLIPDenseSegmentor):
         ``arch='reduced'``."""
         q, k, v = packed_qkv(block.attn, block.ln_1(tokens))
         if self.attention == 'naclip':
-            bias = gaussian_neighbourhood(grid, self.gaussian_std).to(k.device)
+            bias = gaussian_neighbourhood(*grid, self.gaussian_std, device=k.device)
             weights = self_similarity(k, bias)
         elif self.attention == 'kk':
             weights = self_similarity(k)

@@ -52,47 +52,31 @@ ATTENTIONS = ('proxy', 'maskclip')
 
 @MODELS.register_module()
 class ProxyCLIPSegmentor(CLIPDenseSegmentor):
-    """Training-free CLIP + VFM segmentor (see module docstring).
+    """Training-free CLIP + VFM segmentor (see module docstring). Arguments as
+    :class:`~langseg.models.segmentors.clip_dense.CLIPDenseSegmentor` (class names, CLIP
+    tower, templates, windows, precision, positional interpolation, post-processing, data
+    preprocessor), with ProxyCLIP's defaults where they differ (logit scale 40, windows
+    336 / 112 padded to a multiple of 56), plus:
 
     Args:
-        class_names: list of names (``"cat; kitten"`` for synonyms, one line of background
-            words for class 0) or a dataset key.
-        clip: ``dict(arch='ViT-B-16', pretrained='openai')``: any open_clip ViT; an optional
-            ``quick_gelu=True/False`` names the towers' activation (``None``: decided from
-            the weights, then the architecture; ``langseg.models.clip.loading``); optional
-            ``mean``/``std``: the CLIP tower's input normalisation in [0, 255] units
-            (default: open_clip's for the weights' tag, else OpenAI's).
         vfm: VFM config (``TimmVFM``, ``ModuleLayerVFM``); unused with 'maskclip'.
         attention: ``'proxy'`` or ``'maskclip'``.
         beta, gamma: proxy-attention constants (1.2, 3.0).
-        logit_scale: multiplies the cosines before the softmax (40).
-        prob_thd: below this probability a pixel becomes class 0.
-        slide_crop, slide_stride: window size and stride (int or (h, w)).
-        pad_multiple: windows are padded to a multiple of this (56).
         window_batch_size: windows per forward; ``'auto'``: 16 on CUDA, 3 on CPU (on a
             CPU, larger window batches measured 3-6% slower: the batched attention maps of
             a B/8 VFM fall out of cache; see docs/benchmarks.md).
-        templates: prompt templates (default: the 80 OpenAI ImageNet templates).
         feature_adjustment: subtract the CLIP-Surgery redundancy (Fang's report).
         precision: autocast on CUDA: 'fp16' (the official code's), 'bf16', 'fp32' or 'auto'
             (fp16).
-        cpu_precision: on a CPU: 'fp32' (default, exact), 'bf16' or 'auto' (bf16 where the
-            CPU has native bf16 instructions, ``langseg.utils.precision``).
         pos_interp: how CLIP's positional grid is resized to a window's grid (the
             official code's ``interpolate_pos_encoding``: DINO's scale-factor rule,
             ``'bicubic-offset'``; ``langseg.models.layers.pos_embed``).
-        pamr, tile_rows, keep_probs: the shared post-processing
-            (``langseg.models.segmentors.open_vocab``): optional PAMR, banded resize,
-            whether the class probabilities are kept.
         official_vfm_input: give the VFM what the official code gives it: the CLIP-
             normalised window un-normalised with OpenAI's exact CLIP statistics
             (0.48145466, ...) / (0.26862954, ...), although it was normalised with the
             rounded ones of ``clip['mean']``/``clip['std']`` (122.771, ...) / (68.501,
             ...): DINO then sees the pixels shifted by up to 1.6e-5 of its normalised
             input. Off (default): the exact pixels.
-        data_preprocessor: mmseg's ``SegDataPreProcessor`` with ``bgr_to_rgb`` and no
-            ``mean``/``std`` (each tower normalises its input itself; a preprocessor that
-            normalises is refused).
     """
 
     weights_from = 'clip.pretrained and vfm'

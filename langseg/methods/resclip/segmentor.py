@@ -33,7 +33,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...models.clip import embed_vit_tokens
 from ...models.layers import pamr, residual_block_forward
 from ...models.layers.pamr import PAMR_DEFAULT
 from ...models.layers.self_similarity_attention import attend, packed_qkv
@@ -144,8 +143,7 @@ class ResCLIPSegmentor(CLIPDenseSegmentor):
     def dense_features(self, rgb: torch.Tensor) -> torch.Tensor:
         """RGB windows (B, 3, H, W) in [0, 255] -> l2-normalised embeddings (B, E, h, w)."""
         visual = self._towers(rgb.device)[0]
-        x = self.clip_normalise(rgb).to(visual.conv1.weight.dtype)
-        tokens, grid = embed_vit_tokens(visual, x, self.pos_interp)
+        tokens, grid = self.embed_tokens(visual, rgb)
         blocks = visual.transformer.resblocks
         maps = []
         for i, block in enumerate(blocks[:-1]):

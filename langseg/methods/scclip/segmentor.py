@@ -25,7 +25,8 @@ official ``VisionTransformer.forward``; ``calibration.py`` holds the pieces):
 
 The windows (224 / 112, not padded), their average, the resize and the post-processing
 are the shared open-vocabulary path; VOC21 adds SCLIP's small-region filter
-(``area_thd``, :meth:`SCCLIPSegmentor.postprocess`).
+(``area_thd``, applied by the shared base's post-processing,
+``CLIPDenseSegmentor.postprocess``).
 
 One departure, for non-square windows only (never in the official runs, whose windows are
 224 px squares): the official code finds an anomaly's row as ``index // rows`` and its
@@ -39,13 +40,10 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ...models.clip import embed_vit_tokens
 from ...models.layers import residual_block_forward
-from ...models.layers.area_filter import area_filter
 from ...models.layers.self_similarity_attention import attend, packed_qkv
 from ...models.layers.surgery_attention import self_scores
 from ...models.segmentors.clip_dense import CLIPDenseSegmentor
-from ...models.segmentors.open_vocab import InferenceOptions
 from ...registry import MODELS
 from ...utils.errors import ConfigError
 from .calibration import aggregate, anomaly_tokens, resolve_anomalies, thresholded_similarity
@@ -67,9 +65,8 @@ class SCCLIPSegmentor(CLIPDenseSegmentor):
         res_cls: weight of the class token added to the last block's output (0.3).
         beta: similarity threshold of the aggregations (0.4, the official constant).
         neighbours, contamination: the anomaly search (30 neighbours, 5 %).
-        area_thd: after the softmax, the foreground classes whose argmax region covers
-            at most this fraction of the foreground-argmax pixels get probability 0
-            (the official VOC21 setting 0.1); ``None``: off.
+        area_thd: SCLIP's small-region filter (the official VOC21 setting 0.1; ``None``:
+            off), applied by the shared base's post-processing.
     """
 
     def __init__(self, class_names: str | Sequence[str], clip: dict | None = None,
@@ -82,12 +79,11 @@ class SCCLIPSegmentor(CLIPDenseSegmentor):
                  beta: float = 0.4, neighbours: int = 30, contamination: float = 0.05,
                  area_thd: float | None = None, synonym_separator: str = ',',
                  **kwargs) -> None:
-        if area_thd is not None and not 0 <= float(area_thd) < 1:
-            raise ConfigError(f'area_thd {area_thd}: expected None or a fraction in [0, 1)')
         super().__init__(class_names, clip=clip, templates=templates,
                          logit_scale=logit_scale, prob_thd=prob_thd, slide_crop=slide_crop,
                          slide_stride=slide_stride, pad_multiple=pad_multiple,
-                         synonym_separator=synonym_separator, **kwargs)
+                         synonym_separator=synonym_separator, area_thd=area_thd,
+                         **kwargs)
         outputs = len(self.visual.transformer.resblocks) - 1   # blocks before the last
         for name, idx in (('pre_adjust_idx', pre_adjust_idx),
                           ('post_adjust_idx', post_adjust_idx)):
@@ -104,7 +100,6 @@ class SCCLIPSegmentor(CLIPDenseSegmentor):
         self.multi_levels = (int(multi_start_idx), int(multi_end_idx))
         self.res_cls, self.beta = float(res_cls), float(beta)
         self.neighbours, self.contamination = int(neighbours), float(contamination)
-        self.area_thd = None if area_thd is None else float(area_thd)
 
     # ------------------------------------------------------------------- attention
     def last_attention(self, block: nn.Module, tokens: torch.Tensor,
@@ -121,8 +116,7 @@ class SCCLIPSegmentor(CLIPDenseSegmentor):
     def dense_features(self, rgb: torch.Tensor) -> torch.Tensor:
         """RGB windows (B, 3, H, W) in [0, 255] -> l2-normalised embeddings (B, E, h, w)."""
         visual = self._towers(rgb.device)[0]
-        x = self.clip_normalise(rgb).to(visual.conv1.weight.dtype)
-        tokens, grid = embed_vit_tokens(visual, x, self.pos_interp)
+        tokens, grid = self.embed_tokens(visual, rgb)
         blocks = visual.transformer.resblocks
         outputs = []
         for block in blocks[:-1]:
@@ -149,19 +143,3 @@ class SCCLIPSegmentor(CLIPDenseSegmentor):
         return self.head(out, grid)
 
     # -------------------------------------------------------------- post-processing
-    def postprocess(self, logits: torch.Tensor, size: Sequence[int],
-                    image: torch.Tensor | None = None,
-                    options: InferenceOptions | None = None
-                    ) -> tuple[torch.Tensor | None, torch.Tensor]:
-        """The shared post-processing, then (``area_thd`` set) the small-region filter on
-        the whole image's probabilities before the argmax and ``prob_thd``."""
-        if self.area_thd is None:
-            return super().postprocess(logits, size, image, options)
-        opts = self.options if options is None else options
-        probs, _ = super().postprocess(logits, size, image,
-                                       opts.replace(prob_thd=0.0, keep_probs=True))
-        probs = area_filter(probs, self.area_thd)
-        best, labels = probs.max(dim=0)
-        if opts.prob_thd > 0:
-            labels[best < opts.prob_thd] = 0
-        return (probs if opts.keep_probs else None), labels

@@ -13,8 +13,9 @@ per head, and the block keeps its residual and its MLP::
 with the text queries are upsampled to the window (bilinear); the windows (224 / 112, not
 padded), their average, the resize to the original image and the ``softmax(logit_scale
 s)`` over all queries, the max over a class's synonyms and ``prob_thd`` are the shared
-open-vocabulary path. SCLIP adds one post-processing step on VOC21, ``area_thd``
-(:meth:`SCLIPSegmentor.postprocess`).
+open-vocabulary path. SCLIP adds one post-processing step on VOC21, ``area_thd``,
+the small-region filter the shared base applies (``CLIPDenseSegmentor.postprocess``,
+``langseg.models.layers.area_filter``).
 """
 from __future__ import annotations
 
@@ -23,12 +24,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ...models.layers.area_filter import area_filter
 from ...models.layers.self_similarity_attention import attend, packed_qkv, self_similarity
 from ...models.segmentors.clip_dense import CLIPDenseSegmentor
-from ...models.segmentors.open_vocab import InferenceOptions
 from ...registry import MODELS
-from ...utils.errors import ConfigError
 
 
 def correlative_self_attention(attn: nn.MultiheadAttention, x: torch.Tensor) -> torch.Tensor:
@@ -46,9 +44,8 @@ class SCLIPSegmentor(CLIPDenseSegmentor):
     windows 224 / 112, no padding, vocabulary files with ``', '`` between synonyms), plus:
 
     Args:
-        area_thd: after the softmax, the foreground classes whose argmax region covers
-            at most this fraction of the foreground-argmax pixels get probability 0
-            (the official VOC21 setting 0.1); ``None``: off.
+        area_thd: SCLIP's small-region filter (the official VOC21 setting 0.1; ``None``:
+            off), applied by the shared base's post-processing.
     """
 
     def __init__(self, class_names: str | Sequence[str], clip: dict | None = None,
@@ -58,13 +55,11 @@ class SCLIPSegmentor(CLIPDenseSegmentor):
                  slide_crop: int | Sequence[int] = 224,
                  slide_stride: int | Sequence[int] = 112, pad_multiple: int = 0,
                  synonym_separator: str = ',', **kwargs) -> None:
-        if area_thd is not None and not 0 <= float(area_thd) < 1:
-            raise ConfigError(f'area_thd {area_thd}: expected None or a fraction in [0, 1)')
         super().__init__(class_names, clip=clip, templates=templates,
                          logit_scale=logit_scale, prob_thd=prob_thd, slide_crop=slide_crop,
                          slide_stride=slide_stride, pad_multiple=pad_multiple,
-                         synonym_separator=synonym_separator, **kwargs)
-        self.area_thd = None if area_thd is None else float(area_thd)
+                         synonym_separator=synonym_separator, area_thd=area_thd,
+                         **kwargs)
 
     def last_block(self, block: nn.Module, tokens: torch.Tensor, grid: tuple[int, int],
                    rgb: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -73,20 +68,3 @@ class SCLIPSegmentor(CLIPDenseSegmentor):
             correlative_self_attention(block.attn, block.ln_1(tokens))))
         x = x + block.ls_2(block.mlp(block.ln_2(x)))
         return x[:, 1:], grid
-
-    def postprocess(self, logits: torch.Tensor, size: Sequence[int],
-                    image: torch.Tensor | None = None,
-                    options: InferenceOptions | None = None
-                    ) -> tuple[torch.Tensor | None, torch.Tensor]:
-        """The shared post-processing, then (``area_thd`` set) SCLIP's small-region filter
-        on the whole image's probabilities before the argmax and ``prob_thd``."""
-        if self.area_thd is None:
-            return super().postprocess(logits, size, image, options)
-        opts = self.options if options is None else options
-        probs, _ = super().postprocess(logits, size, image,
-                                       opts.replace(prob_thd=0.0, keep_probs=True))
-        probs = area_filter(probs, self.area_thd)
-        best, labels = probs.max(dim=0)
-        if opts.prob_thd > 0:
-            labels[best < opts.prob_thd] = 0
-        return (probs if opts.keep_probs else None), labels

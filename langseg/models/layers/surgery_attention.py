@@ -22,6 +22,8 @@ open_clip ``ResidualAttentionBlock``s (``ln_1``, ``attn``, ``ls_1``, ``ln_2``, `
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -61,8 +63,17 @@ def gaussian_neighbourhood(h: int, w: int, std: float, with_class_token: bool = 
     ``(1 + h*w, 1 + h*w)`` with a zero row and column for the class token. (The official
     code builds it by convolving a one-hot map with a ``(2h-1) x (2w-1)`` Gaussian window,
     which gives these values.)"""
-    rows = torch.arange(h, device=device, dtype=torch.float32)
-    cols = torch.arange(w, device=device, dtype=torch.float32)
+    return _gaussian_neighbourhood(int(h), int(w), float(std), bool(with_class_token)).to(
+        device or 'cpu')
+
+
+@lru_cache(maxsize=32)
+def _gaussian_neighbourhood(h: int, w: int, std: float, with_class_token: bool
+                            ) -> torch.Tensor:
+    """:func:`gaussian_neighbourhood` on the CPU, built once a grid (callers do not edit
+    it: they move or cast it)."""
+    rows = torch.arange(h, dtype=torch.float32)
+    cols = torch.arange(w, dtype=torch.float32)
     dr = (rows[:, None] - rows[None, :]) ** 2                       # h, h
     dc = (cols[:, None] - cols[None, :]) ** 2                       # w, w
     dist = dr[:, None, :, None] + dc[None, :, None, :]               # h, w, h, w

@@ -45,10 +45,11 @@ from torch import nn
 from ..clip import (FrozenCLIPTextEncoder, build_visual_tower, embed_vit_tokens,
                     get_clip_config, is_resnet, load_pretrained_tower)
 from ..layers import AlwaysEvalMixin, grid_interpolation, residual_block_forward
+from ..layers.area_filter import area_filter
 from ...utils.class_names import read_vocabulary
 from ...utils.errors import ConfigError
 from ...utils.precision import PRECISIONS, autocast_for, resolve_precision
-from .open_vocab import OpenVocabSegmentor, check_mmseg_build_args
+from .open_vocab import InferenceOptions, OpenVocabSegmentor, check_mmseg_build_args
 
 CLIP_KEYS = ('arch', 'pretrained', 'quick_gelu', 'mean', 'std')
 #: The window of ``slide_crop=0``: larger than any image, so each image is one window.
@@ -136,6 +137,11 @@ class CLIPDenseSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
         synonym_separator: what separates synonyms on a line of a vocabulary file named
             by ``class_names`` (``';'``, langseg's; ``','``: the official files of SCLIP,
             ClearCLIP, NACLIP).
+        area_thd: SCLIP's small-region filter (``langseg.models.layers.area_filter``;
+            the official SCLIP and SC-CLIP VOC21 setting 0.1): after the softmax, the
+            foreground classes whose argmax region covers at most this fraction of the
+            foreground-argmax pixels get probability 0, before the argmax and
+            ``prob_thd``; ``None`` (default): off.
         data_preprocessor: mmseg's ``SegDataPreProcessor`` with ``bgr_to_rgb`` and no
             ``mean``/``std`` (the towers normalise their input themselves; a preprocessor
             that normalises is refused).
@@ -155,7 +161,7 @@ class CLIPDenseSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
                  precision: str = 'fp16', cpu_precision: str = 'fp32',
                  pos_interp: str | dict = 'bicubic-offset',
                  pamr: dict | None = None, tile_rows: int = 512, keep_probs: bool = True,
-                 synonym_separator: str = ';',
+                 synonym_separator: str = ';', area_thd: float | None = None,
                  data_preprocessor: dict | None = None, init_cfg: dict | None = None,
                  train_cfg: dict | None = None, pretrained: str | None = None) -> None:
         check_mmseg_build_args(type(self).__name__, train_cfg, pretrained,
@@ -190,6 +196,9 @@ class CLIPDenseSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
             raise ConfigError(f'synonym_separator {synonym_separator!r}: expected a '
                               "non-blank string such as ';' or ','")
         self.synonym_separator = synonym_separator
+        if area_thd is not None and not 0 <= float(area_thd) < 1:
+            raise ConfigError(f'area_thd {area_thd}: expected None or a fraction in [0, 1)')
+        self.area_thd = None if area_thd is None else float(area_thd)
         self.clip_arch, self.clip_pretrained = clip['arch'], clip.get('pretrained')
         mean, std = clip_statistics(self.clip_arch, self.clip_pretrained, clip.get('mean'),
                                     clip.get('std'))
@@ -323,13 +332,20 @@ class CLIPDenseSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
         return autocast_for(self.precision, device)
 
     # -------------------------------------------------------------- dense features
+    def embed_tokens(self, visual: nn.Module, rgb: torch.Tensor
+                     ) -> tuple[torch.Tensor, tuple[int, int]]:
+        """RGB windows (B, 3, H, W) in [0, 255] -> the first block's input tokens
+        (B, 1 + h*w, C) (CLIP's normalisation in the tower's precision, patch and
+        positional embedding) and the patch grid ``(h, w)``."""
+        x = self.clip_normalise(rgb).to(visual.conv1.weight.dtype)
+        return embed_vit_tokens(visual, x, self.pos_interp)
+
     def encode_tokens(self, visual: nn.Module, rgb: torch.Tensor
                       ) -> tuple[torch.Tensor, tuple[int, int]]:
         """RGB windows (B, 3, H, W) in [0, 255] -> the input tokens of the last block
-        (B, 1 + h*w, C) (CLIP's normalisation, patch and positional embedding, the blocks
-        but the last, unchanged) and the patch grid ``(h, w)``."""
-        x = self.clip_normalise(rgb).to(visual.conv1.weight.dtype)
-        tokens, grid = embed_vit_tokens(visual, x, self.pos_interp)
+        (B, 1 + h*w, C) (:meth:`embed_tokens`, then the blocks but the last, unchanged)
+        and the patch grid ``(h, w)``."""
+        tokens, grid = self.embed_tokens(visual, rgb)
         for block in visual.transformer.resblocks[:-1]:
             tokens = residual_block_forward(block, tokens)
         return tokens, grid
@@ -378,6 +394,24 @@ class CLIPDenseSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
         tokens, grid = self.encode_tokens(visual, rgb)
         dense, size = self.last_block(visual.transformer.resblocks[-1], tokens, grid, rgb)
         return self.head(dense, size)
+
+    # -------------------------------------------------------------- post-processing
+    def postprocess(self, logits: torch.Tensor, size: Sequence[int],
+                    image: torch.Tensor | None = None,
+                    options: InferenceOptions | None = None
+                    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """The shared post-processing, then (``area_thd`` set) SCLIP's small-region filter
+        on the whole image's probabilities before the argmax and ``prob_thd``."""
+        if self.area_thd is None:
+            return super().postprocess(logits, size, image, options)
+        opts = self.options if options is None else options
+        probs, _ = super().postprocess(logits, size, image,
+                                       opts.replace(prob_thd=0.0, keep_probs=True))
+        probs = area_filter(probs, self.area_thd)
+        best, labels = probs.max(dim=0)
+        if opts.prob_thd > 0:
+            labels[best < opts.prob_thd] = 0
+        return (probs if opts.keep_probs else None), labels
 
     # ---------------------------------------------------------------- window scores
     def text_logits(self, feats: torch.Tensor, text: torch.Tensor) -> torch.Tensor:

@@ -1,5 +1,6 @@
-"""The seeded tiny CLIP of the ResCLIP and SC-CLIP parity tests, rebuilt exactly as
-tools/parity/record_resclip.py and record_scclip.py built it for the official code.
+"""The seeded tiny CLIP of the ResCLIP and SC-CLIP parity runs: the recording scripts
+(tools/parity/record_resclip.py, record_scclip.py) save it for the official code, and the
+tests (tests/test_zoo_resclip.py, test_zoo_scclip.py) rebuild it from the same seeds.
 
 A 12-block ViT (both methods name blocks by ViT-B/16's indices), width 128 with 2 heads of
 64 (the official CLIP derives the heads as width // 64), OpenAI's QuickGELU. Every float
@@ -26,7 +27,8 @@ TINY12 = dict(embed_dim=32,
 
 @torch.no_grad()
 def seeded_weights_(module: torch.nn.Module, seed: int, branch: float = 1.0) -> None:
-    """The recording scripts' ``seeded_weights_`` (see the module docstring)."""
+    """Fill every float tensor of ``module`` from one generator, in sorted-name order (see
+    the module docstring); ``branch`` scales the residual branches' output projections."""
     gen = torch.Generator().manual_seed(seed)
     for name, t in sorted(module.state_dict(keep_vars=True).items()):
         if not t.is_floating_point() or 'attn_mask' in name:
@@ -57,18 +59,44 @@ def make_image(seed: int, h: int, w: int) -> torch.Tensor:
     return F.interpolate(low, size=(h, w), mode='bilinear', align_corners=False)[0] * 255
 
 
-def load_seeded_towers(model: torch.nn.Module) -> float:
-    """Give a dense CLIP segmentor the recorded towers' weights (through load_state_dict,
-    the documented way to change frozen weights); returns the image tower's sum of absolute
-    values (the recordings store it, so a changed generator shows as such)."""
+def normalise(rgb: torch.Tensor) -> torch.Tensor:
+    """RGB pixels in [0, 255] -> the official codes' CLIP input."""
+    return (rgb - torch.tensor(MEAN).view(3, 1, 1)) / torch.tensor(STD).view(3, 1, 1)
+
+
+def seeded_towers() -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The seeded image tower (seed 0, residual branches x 0.1) and text tower (seed 1)."""
     from langseg.models.clip import build_text_tower, build_visual_tower
     visual = build_visual_tower(TINY12, None, True)
     text = build_text_tower(TINY12, None, True)
     seeded_weights_(visual, 0, branch=0.1)
     seeded_weights_(text, 1, branch=1.0)
+    return visual, text
+
+
+def weights_digest(visual: torch.nn.Module) -> float:
+    """The image tower's sum of absolute values (stored with each recording)."""
+    return sum(float(v.double().abs().sum()) for v in visual.state_dict().values())
+
+
+def openai_state_dict() -> tuple[dict[str, torch.Tensor], float]:
+    """The seeded towers as an OpenAI CLIP state dict (what the official ``clip.load``
+    reads) and their digest."""
+    visual, text = seeded_towers()
+    state = {f'visual.{k}': v for k, v in visual.state_dict().items()}
+    state.update({k: v for k, v in text.state_dict().items() if 'attn_mask' not in k})
+    state['logit_scale'] = torch.tensor(math.log(1 / 0.07))
+    return state, weights_digest(visual)
+
+
+def load_seeded_towers(model: torch.nn.Module) -> float:
+    """Give a dense CLIP segmentor the recorded towers' weights (through load_state_dict,
+    the documented way to change frozen weights); returns the image tower's sum of absolute
+    values (the recordings store it, so a changed generator shows as such)."""
+    visual, text = seeded_towers()
     model.visual.load_state_dict(visual.state_dict())
     model.text_encoder.text.load_state_dict(text.state_dict())
-    return sum(float(v.double().abs().sum()) for v in visual.state_dict().values())
+    return weights_digest(visual)
 
 
 #: every stored logit map is this sub-grid of the full one (rows 3::8, columns 5::8)
