@@ -9,7 +9,8 @@ Usage (not run by the tests):
 OFFICIAL_TRIDENT: a checkout of github.com/YuHengsss/Trident (recorded at a93b346);
 OFFICIAL_SAM: a checkout of github.com/facebookresearch/segment-anything (recorded at
 dca509f); DINO_REPO: github.com/facebookresearch/dino (for the end-to-end part, as
-tools/parity/record_trident.py uses it). Three parts:
+tools/parity/record_trident.py uses it). Three parts, and the official SAM's prompt encoder
+and mask decoder key names and shapes (``official_keys``):
 
 1. ``decoder``: segment-anything's ``PromptEncoder``, ``TwoWayTransformer``, ``MaskDecoder``
    (transformer width 32, depth 2, 2 heads, MLP 64; image embedding 32 x 16 x 16 of a 256
@@ -167,6 +168,21 @@ def official_predictor(mods, langseg_decoder, image_size, embedding, original_si
     return predictor
 
 
+def record_official_keys(mods, record):
+    """The key names and shapes of the official SAM's prompt encoder and mask decoder
+    (``build_sam.py:62-98``: the same for ViT-B/L/H), as a checkpoint holds them."""
+    PromptEncoder, TwoWayTransformer, MaskDecoder, _, _ = mods
+    parts = dict(
+        prompt_encoder=PromptEncoder(embed_dim=256, image_embedding_size=(64, 64),
+                                     input_image_size=(1024, 1024), mask_in_chans=16),
+        mask_decoder=MaskDecoder(num_multimask_outputs=3, transformer=TwoWayTransformer(
+            depth=2, embedding_dim=256, mlp_dim=2048, num_heads=8), transformer_dim=256,
+            iou_head_depth=3, iou_head_hidden_dim=256))
+    record['official_keys'] = {f'{name}.{k}': tuple(v.shape) for name, part in parts.items()
+                               for k, v in part.state_dict().items()}
+    print(len(record['official_keys']), 'official prompt_encoder / mask_decoder keys')
+
+
 def record_decoder(mods, record):
     dec = tiny_decoder(256)
     emb, cases = decoder_cases()
@@ -316,6 +332,7 @@ def main() -> None:
                   original=ORIGINAL, refine_cases={k: dict(v) for k, v in REFINE.items()},
                   minimal_area=MINIMAL_AREA, mask_coff=MASK_COFF)
     mods = import_official_sam(os.path.abspath(args.sam))
+    record_official_keys(mods, record)
     record_decoder(mods, record)
     record_refine(mods, os.path.abspath(args.official), record)
     record_e2e(os.path.abspath(args.official), os.path.abspath(args.dino), record)
