@@ -89,7 +89,7 @@ def transform_boxes(boxes: torch.Tensor, frame: Sequence[int], length: int) -> t
 
 # ------------------------------------------------------------------------ layers
 class LayerNorm2d(nn.Module):
-    """Layer norm over dim 1 with a per-channel affine (``modeling/common.py:32-45``, eps
+    """Layer norm over dim 1 with a per-channel affine (``modeling/common.py:31-43``, eps
     1e-6). As in the official layer, the statistics are taken over dim 1 whatever the
     tensor's rank: over channels for (B, C, H, W); for an unbatched (C, H, W) map, over H."""
 
@@ -123,7 +123,7 @@ class MLP(nn.Module):
 
 
 class MLPBlock(nn.Module):
-    """Two linear layers with an activation between (``common.py:13-26``; ``lin1``,
+    """Two linear layers with an activation between (``common.py:13-28``; ``lin1``,
     ``lin2``)."""
 
     def __init__(self, dim: int, hidden_dim: int, act: type[nn.Module] = nn.ReLU) -> None:
