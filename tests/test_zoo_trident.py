@@ -413,10 +413,18 @@ def test_refinement_end_to_end_equals_the_official(ref, sam_ref):
     model.sam_decoder.load_state_dict(tiny_decoder(1024, seed=13, kw=E2E_DECODER_KW)
                                       .state_dict())
     x = inputs(ref)[0].permute(2, 0, 1).float()
+    seen = []
+    attention = model.sam_attention
+
+    def watched(strip, embedding=False):   # the embedding predict takes from the SAM pass
+        result = attention(strip, embedding)
+        seen.append(result[2])
+        return result
+    model.sam_attention = watched
     with torch.no_grad():
         out = model.predict(x[None])[0]
-        strip = model.sam_inputs(x)[0]
-        emb = model.sam_attention(strip, embedding=True)[2]
+    assert len(seen) == 1 and seen[0] is not None     # one SAM pass, the embedding from it
+    emb = seen[0]
     labels, probs = out.pred_sem_seg.data[0], out.seg_logits.data
     equal = (labels[::4, ::4].to(torch.uint8) == e['labels']).float().mean()
     diff = (probs[:, ::32, ::32] - e['probs']).abs().max()
