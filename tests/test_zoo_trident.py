@@ -394,7 +394,10 @@ def test_removing_a_refinement_step_changes_the_labels(sam_ref, drop):
         _, (labels, _, _) = run_refinement(sam_ref, 'square',
                                            _Ablated(tiny_decoder(1024), drop))
     changed = (labels.to(torch.uint8) != r['labels']).float().mean()
-    print(f'{drop} changed: {100 * changed:.2f} % of the labels differ from the official')
+    step = {'boxes': 'no box prompt', 'point_coords': 'no point prompt',
+            'mask_input': 'no mask prompt', 'batched_mask': 'the mask prompt batched',
+            'iou_thresh': 'no IoU threshold'}[drop]
+    print(f'{step}: {100 * changed:.2f} % of the labels differ from the official')
     assert changed > 0.001
 
 
