@@ -1,12 +1,19 @@
 """Trident (Shi, Dong and Xu, "Harnessing Vision Foundation Models for High-Performance,
 Training-Free Open Vocabulary Segmentation", ICCV 2025, arXiv:2411.09219) against its
-official code (github.com/YuHengsss/Trident at a93b346, the ``sam_refinement=False`` path).
+official code (github.com/YuHengsss/Trident at a93b346).
 
 tests/data/parity/trident.pt holds the official outputs recorded by
 tools/parity/record_trident.py on the seeded tiny towers built below (fp32, CPU): for a
 1024 x 768 and a 768 x 1024 image (15 sub-images each, SAM's 64 x 48 grid), the logits at
-the original size (every 16th pixel) and the labels (every 4th pixel). Each step is also
-checked against a literal transcription of its formula."""
+the original size (every 16th pixel) and the labels (every 4th pixel) of the
+``sam_refinement=False`` path. Each step is also checked against a literal transcription of
+its formula.
+
+tests/data/parity/trident_sam.pt (tools/parity/record_trident_sam.py) holds the official
+SAM refinement (``seg_utils/utils.py`` ``sam_refinement``, segment-anything's decoder on
+the seeded decoders of tests/test_sam_prompt.py): the refined labels and probabilities of
+seeded coarse maps of a 144 x 144 and a 150 x 201 image, and of the whole official
+``--sam_refine`` path on the first image above."""
 import functools
 import glob
 import os.path as osp
@@ -22,8 +29,13 @@ from langseg.utils.errors import ConfigError
 from mmseg.registry import MODELS
 
 from .conftest import REPO, write_config
+from .test_sam_prompt import tiny_decoder
 
 REFERENCE = osp.join(osp.dirname(__file__), 'data', 'parity', 'trident.pt')
+SAM_REFERENCE = osp.join(osp.dirname(__file__), 'data', 'parity', 'trident_sam.pt')
+#: the end-to-end decoder: the width of the tiny SAM encoder's neck
+E2E_DECODER_KW = dict(embed_dim=16, mask_in_chans=8, depth=2, num_heads=2, mlp_dim=32,
+                      iou_head_hidden_dim=16)
 CLASSES = ['sky; cloud; wall', 'cat', 'dog']
 CLIP_MEAN = [122.771, 116.746, 104.094]
 CLIP_STD = [68.501, 66.632, 70.323]
@@ -77,6 +89,11 @@ def ref():
     return torch.load(REFERENCE, weights_only=True)
 
 
+@pytest.fixture(scope='module')
+def sam_ref():
+    return torch.load(SAM_REFERENCE, weights_only=True)
+
+
 _MODELS = {}
 
 
@@ -112,6 +129,7 @@ def test_recorded_settings_are_the_defaults(ref):
     assert model.windows.crop == (s['slide_crop'], ) * 2
     assert model.windows.stride == (s['slide_stride'], ) * 2
     assert model.logit_scale_post == s['logit_scale'] and model.sam_split == 1
+    assert not model.sam_refinement and model.sam_decoder is None   # trident.py:31
     with torch.no_grad():
         torch.testing.assert_close(model.text_encoder(), ref['text'], atol=1e-6, rtol=0)
 
@@ -238,10 +256,14 @@ model = dict(
     vfm=dict(_delete_=True, type='TimmVFM', name=None, model_name='vit_small_patch16_224.dino',
              pretrained=None, model_kwargs=dict(depth=1, embed_dim=32, num_heads=2)),
     sam=dict(pretrained=None, model_kwargs={SAM_KW!r}),
+    sam_decoder=dict(pretrained=None, **{E2E_DECODER_KW!r}),
     sam_size=256, templates='a photo of a {{}}.', slide_crop=48, slide_stride=32)
 """
 RESIZE = {'voc21': 448, 'context60': 576, 'coco-object': 448, 'voc20': 336,
           'context59': 576, 'coco-stuff': 448, 'cityscapes': 688, 'ade20k': 576}
+#: cfg_*.py coarse_thresh (the refinement) and refine_neg_cos (ADE20K, Cityscapes: False)
+COARSE = {'voc21': 0.2, 'context60': 0.15, 'coco-object': 0.25, 'voc20': 0.2,
+          'context59': 0.15, 'coco-stuff': 0.05, 'cityscapes': 0.10, 'ade20k': 0.05}
 
 
 def test_eight_configs():
@@ -259,6 +281,11 @@ def test_config_builds_and_runs_a_forward_with_tiny_towers(path, tmp_path):
     resize = [t for t in cfg.test_dataloader.dataset.pipeline if t.type == 'Resize'][0]
     assert resize.scale == (2048, RESIZE[bench])
     assert cfg.model.sam_split == (2 if bench == 'cityscapes' else 1)
+    m = cfg.model   # the published --sam_refine path (base_config.py:17-19, trident.py:33)
+    assert m.sam_refinement and m.coarse_thresh == COARSE[bench] and m.minimal_area == 225
+    assert (m.sam_iou_thresh, m.sam_mask_coff) == (0.8, 0.005)
+    assert m.sam_decoder.pretrained.endswith('sam_vit_b_01ec64.pth')
+    assert m.refine_neg_cos == (bench not in ('ade20k', 'cityscapes'))
     tiny = Config.fromfile(write_config(str(tmp_path / 'tiny.py'), path, TINY))
     init_default_scope('mmseg')
     torch.manual_seed(0)
@@ -279,3 +306,176 @@ def test_bf16_on_a_cpu_runs_the_same_path(ref):
         a, b = low.image_logits([x])[0], full.image_logits([x])[0]
     assert a.dtype == torch.float32 and a.shape == (5, 10, 16)
     assert (a - b).abs().mean() < 0.01 and (a - b).abs().max() < 0.1
+
+
+# ------------------------------------------------------------------ SAM refinement
+def refine_inputs(size, classes, prob_thd, seed):
+    """The recording's coarse map (tools/parity/record_trident_sam.py builds the same):
+    probabilities (K, H, W), labels (H, W), a random image embedding (1, 32, 64, 64)."""
+    g = torch.Generator().manual_seed(seed)
+    h, w = size
+    coarse = torch.randn(1, classes, 5, 7, generator=g)
+    scores = F.interpolate(coarse, size=size, mode='bicubic', align_corners=False)[0]
+    scores = scores + 0.6 * (torch.rand(classes, h, w, generator=g) > 0.995).float()
+    probs = torch.softmax(6 * scores, dim=0)
+    best, labels = probs.max(dim=0)
+    labels[best < prob_thd] = 0
+    return labels, probs, torch.randn(1, 32, 64, 64, generator=g)
+
+
+def run_refinement(sam_ref, name, decoder=None, **changes):
+    from langseg.methods.trident.refinement import sam_refinement
+    case = sam_ref['refine_cases'][name]
+    seed = 31 + list(sam_ref['refine_cases']).index(name)
+    labels, probs, emb = refine_inputs(case['size'], case['classes'], case['prob_thd'], seed)
+    sam_size = tuple(-(-s // 16) * 16 for s in case['size'])
+    settings = dict(coarse_thresh=case['coarse_thresh'], minimal_area=sam_ref['minimal_area'],
+                    mask_coff=sam_ref['mask_coff'],
+                    iou_thresh=sam_ref[f'refine_{name}']['iou_thresh'])
+    settings.update(changes)
+    out = sam_refinement(labels, probs, emb, decoder or tiny_decoder(1024), sam_size,
+                         **settings)
+    return labels, out
+
+
+@pytest.mark.parametrize('name', ['square', 'nonsquare'])
+def test_sam_refinement_equals_the_official(sam_ref, name):
+    """seg_utils/utils.py sam_refinement on the same coarse map, embedding and decoder:
+    144 x 144 (coarse_thresh 0: every class) and 150 x 201 (coarse_thresh 0.2, odd sides:
+    half-size 75 x 100, SAM from 160 x 208) -> labels >= 99.9 % equal, probabilities to
+    1e-5, the same prompts passing (measured: 100 %, 0.0; 9/18 and 11/21 pass; SAM changes
+    12.6 % and 10.3 % of the labels)."""
+    r = sam_ref[f'refine_{name}']
+    coarse, (labels, probs, info) = run_refinement(sam_ref, name)
+    equal = (labels.to(torch.uint8) == r['labels']).float().mean()
+    diff = (probs[:, ::4, ::4] - r['probs']).abs().max()
+    print(f'{name} {tuple(labels.shape)}: labels equal {100 * equal:.2f} %, probs max |diff| '
+          f'{diff:.1e}, {info.passed}/{info.prompts} prompts pass, SAM changed '
+          f'{100 * (labels != coarse).float().mean():.1f} %')
+    assert equal >= 0.999 and diff < 1e-5
+    assert (info.prompts, info.passed) == (r['prompts'], r['passed'])
+    assert 0 < info.passed < info.prompts            # both branches ran
+    assert torch.equal(info.boxes, r['boxes'])
+    assert (labels != coarse).float().mean() > 0.05  # SAM changed the map
+
+
+class _Ablated(torch.nn.Module):
+    """A decoder whose predict drops one prompt or changes the mask prompt's layout."""
+
+    def __init__(self, decoder, drop):
+        super().__init__()
+        self.decoder, self.drop = decoder, drop
+        self.image_size, self.mask_threshold = decoder.image_size, decoder.mask_threshold
+        self.mask_input_size = decoder.mask_input_size
+        self.postprocess_masks = decoder.postprocess_masks
+
+    def predict(self, embedding, original_size, **kw):
+        if self.drop == 'batched_mask':      # SAM's intended (1, 1, 256, 256) layout
+            kw['mask_input'] = kw['mask_input'][None]
+        else:
+            kw[self.drop] = None
+            if self.drop == 'point_coords':
+                kw['point_labels'] = None
+        return self.decoder.predict(embedding, original_size, **kw)
+
+
+@pytest.mark.parametrize('drop', ['boxes', 'point_coords', 'mask_input', 'batched_mask',
+                                  'iou_thresh'])
+def test_removing_a_refinement_step_changes_the_labels(sam_ref, drop):
+    """The parity above can fail: without the box prompt, the point prompt or the mask
+    prompt, with the mask prompt batched (SAM's layout rather than the official call's), or
+    without the IoU threshold (every prompt passing), the labels differ from the official
+    ones."""
+    r = sam_ref['refine_square']
+    if drop == 'iou_thresh':
+        _, (labels, _, info) = run_refinement(sam_ref, 'square', iou_thresh=-1e9)
+        assert info.passed == info.prompts
+    else:
+        _, (labels, _, _) = run_refinement(sam_ref, 'square',
+                                           _Ablated(tiny_decoder(1024), drop))
+    changed = (labels.to(torch.uint8) != r['labels']).float().mean()
+    step = {'boxes': 'no box prompt', 'point_coords': 'no point prompt',
+            'mask_input': 'no mask prompt', 'batched_mask': 'the mask prompt batched',
+            'iou_thresh': 'no IoU threshold'}[drop]
+    print(f'{step}: {100 * changed:.2f} % of the labels differ from the official')
+    assert changed > 0.001
+
+
+def test_refinement_end_to_end_equals_the_official(ref, sam_ref):
+    """The whole official --sam_refine path (get_trident_seg, postprocess_result with
+    sam_refinement) on the 1024 x 768 image: TridentSegmentor.predict with
+    sam_refinement=True, SAM's embedding from the same encoder pass as its attention ->
+    labels >= 99.9 % equal (every 4th pixel), probabilities to 1e-4 (every 32nd), the
+    embedding to 1e-5 (measured: 100 %, 4.8e-5, 1.9e-6; 16 of 31 prompts pass)."""
+    e = sam_ref['e2e']
+    s = e['settings']
+    model = build_tiny_trident(
+        ref, sam_refinement=True, sam_decoder=dict(type='SamPromptDecoder', **E2E_DECODER_KW),
+        coarse_thresh=s['coarse_thresh'], minimal_area=s['minimal_area'],
+        sam_mask_coff=s['sam_mask_coff'], sam_iou_thresh=e['iou_thresh'])
+    model.sam_decoder.load_state_dict(tiny_decoder(1024, seed=13, kw=E2E_DECODER_KW)
+                                      .state_dict())
+    x = inputs(ref)[0].permute(2, 0, 1).float()
+    seen = []
+    attention = model.sam_attention
+
+    def watched(strip, embedding=False):   # the embedding predict takes from the SAM pass
+        result = attention(strip, embedding)
+        seen.append(result[2])
+        return result
+    model.sam_attention = watched
+    with torch.no_grad():
+        out = model.predict(x[None])[0]
+    assert len(seen) == 1 and seen[0] is not None     # one SAM pass, the embedding from it
+    emb = seen[0]
+    labels, probs = out.pred_sem_seg.data[0], out.seg_logits.data
+    equal = (labels[::4, ::4].to(torch.uint8) == e['labels']).float().mean()
+    diff = (probs[:, ::32, ::32] - e['probs']).abs().max()
+    emb_diff = (emb[0, :, ::4, ::4] - e['features']).abs().max()
+    print(f'end to end {tuple(labels.shape)}: labels equal {100 * equal:.2f} %, probs max '
+          f'|diff| {diff:.1e}, embedding max |diff| {emb_diff:.1e}')
+    assert equal >= 0.999 and diff < 1e-4 and emb_diff < 1e-5
+    assert e['passed'] > 0
+
+
+def test_the_reused_embedding_equals_the_encoders_own(ref):
+    """The embedding finished from the guidance's attention pass equals timm's
+    forward_features of the same input (what a second encoder run would give)."""
+    model = tiny_trident(ref, sam_size=256)
+    x = torch.rand(3, 160, 240, generator=torch.Generator().manual_seed(1)) * 255
+    with torch.no_grad():
+        reused = model.sam_attention(model.sam_inputs(x)[0], embedding=True)[2]
+        own, size = model.sam_embedding(x)
+    assert size == (160, 240) and reused.shape == own.shape == (1, 16, 16, 16)
+    torch.testing.assert_close(reused, own, atol=1e-5, rtol=1e-5)
+
+
+def test_refinement_runs_on_cityscapes_halves(ref):
+    """sam_split=2: the guidance from the two halves, the refinement's embedding from one
+    more pass over the whole image (trident.py:152)."""
+    model = build_tiny_trident(ref, sam_split=2, cos_fac=3.0, sam_size=256,
+                               sam_refinement=True, coarse_thresh=0.0, sam_iou_thresh=-1e9,
+                               sam_decoder=dict(type='SamPromptDecoder', **E2E_DECODER_KW))
+    x = torch.rand(3, 96, 192, generator=torch.Generator().manual_seed(2)) * 255
+    calls = []
+    embedding = model.sam_embedding
+    model.sam_embedding = lambda img: calls.append(img.shape) or embedding(img)
+    with torch.no_grad():
+        out = model.predict(x[None])[0]
+    assert calls == [(3, 96, 192)]
+    assert out.pred_sem_seg.data.shape == (1, 96, 192)
+    assert out.seg_logits.data.shape == (3, 96, 192)
+
+
+def test_refinement_refusals(ref, tmp_path):
+    with pytest.raises(ConfigError, match='needs sam_decoder'):
+        build_tiny_trident(ref, sam_refinement=True)
+    with pytest.raises(ConfigError, match='embed_dim 256 differs'):
+        build_tiny_trident(ref, sam_refinement=True, sam_decoder=dict(type='SamPromptDecoder'))
+    with pytest.raises(ConfigError, match='image_size 512 differs'):
+        build_tiny_trident(ref, sam_refinement=True,
+                           sam_decoder=dict(image_size=512, **E2E_DECODER_KW))
+    model = build_tiny_trident(ref, sam_refinement=True, sam_decoder=dict(
+        pretrained=str(tmp_path / 'sam_vit_b_01ec64.pth'), **E2E_DECODER_KW))
+    with pytest.raises(ConfigError, match='do not exist'):
+        model.predict(torch.rand(1, 3, 64, 64) * 255)

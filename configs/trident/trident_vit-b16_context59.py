@@ -1,12 +1,13 @@
 # Trident, CLIP ViT-B/16 + DINO ViT-B/16 + SAM ViT-B, training-free, on context59.
-# Published (Trident, ICCV 2025, with its SAM refinement): 42.2 mIoU.
+# Published (Trident, ICCV 2025, with its SAM refinement, as this config runs): 42.2 mIoU.
 # Evaluate: python tools/test.py configs/trident/trident_vit-b16_context59.py
 # Class names: the official configs/cls_context59.txt (ProxyCLIP's file, byte for byte).
 _base_ = [
     '../_base_/models/trident_vit-b16.py', '../_base_/datasets/ov_context59.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(class_names='cls_context59.txt')  # cfg_context59.py: no prob_thd (0)
+# cfg_context59.py:6 (no prob_thd: 0)
+model = dict(class_names='cls_context59.txt', coarse_thresh=0.15)
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')
 # cfg_context59.py:15: short side 576 (the dataset base's is 336)
@@ -38,7 +39,8 @@ protocol = dict(
     tolerance=1.0,           # mIoU points a faithful reproduction should land within
     needs_checkpoint=False,
     weights={'clip': "open_clip ViT-B-16 'openai'", 'vfm': 'timm vit_base_patch16_224.dino',
-             'sam': 'timm samvit_base_patch16.sa1b'},
-    notes='published WITH the official prompt-based SAM refinement (eval.py --sam_refine), '
-          'which langseg does not implement: this config is the official '
-          'sam_refinement=False path, expect a lower mIoU; single-scale, whole test set')
+             'sam': 'timm samvit_base_patch16.sa1b',
+             'sam_decoder': 'checkpoints/sam_vit_b_01ec64.pth (official SAM ViT-B, local)'},
+    notes='the official eval.py --sam_refine path of the published numbers (prompt-based '
+          'SAM refinement; needs checkpoints/sam_vit_b_01ec64.pth, the official SAM ViT-B '
+          'checkpoint, for its prompt encoder and mask decoder); single-scale, whole test set')

@@ -1,13 +1,13 @@
 # Trident, CLIP ViT-B/16 + DINO ViT-B/16 + SAM ViT-B, training-free, on context60.
-# Published (Trident, ICCV 2025, with its SAM refinement): 38.6 mIoU.
+# Published (Trident, ICCV 2025, with its SAM refinement, as this config runs): 38.6 mIoU.
 # Evaluate: python tools/test.py configs/trident/trident_vit-b16_context60.py
 # Class names: the official configs/cls_context60.txt (ProxyCLIP's file, byte for byte).
 _base_ = [
     '../_base_/models/trident_vit-b16.py', '../_base_/datasets/ov_context60.py',
     '../_base_/default_runtime.py'
 ]
-# cfg_context60.py:6
-model = dict(class_names='cls_context60.txt', prob_thd=0.15)
+# cfg_context60.py:6-7
+model = dict(class_names='cls_context60.txt', prob_thd=0.15, coarse_thresh=0.15)
 test_cfg = dict(type='TestLoop')
 val_cfg = dict(type='ValLoop')
 # cfg_context60.py:16: short side 576 (the dataset base's is 336)
@@ -39,7 +39,8 @@ protocol = dict(
     tolerance=1.0,           # mIoU points a faithful reproduction should land within
     needs_checkpoint=False,
     weights={'clip': "open_clip ViT-B-16 'openai'", 'vfm': 'timm vit_base_patch16_224.dino',
-             'sam': 'timm samvit_base_patch16.sa1b'},
-    notes='published WITH the official prompt-based SAM refinement (eval.py --sam_refine), '
-          'which langseg does not implement: this config is the official '
-          'sam_refinement=False path, expect a lower mIoU; single-scale, whole test set')
+             'sam': 'timm samvit_base_patch16.sa1b',
+             'sam_decoder': 'checkpoints/sam_vit_b_01ec64.pth (official SAM ViT-B, local)'},
+    notes='the official eval.py --sam_refine path of the published numbers (prompt-based '
+          'SAM refinement; needs checkpoints/sam_vit_b_01ec64.pth, the official SAM ViT-B '
+          'checkpoint, for its prompt encoder and mask decoder); single-scale, whole test set')

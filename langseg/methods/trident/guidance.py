@@ -18,7 +18,9 @@ at a93b346, files and lines named below).
 4. SAM's attention and values (``sam_last_attention``): the image, normalised, padded to
    SAM's square input, through the blocks but the last; the last block's attention
    (``segment_anything/modeling/image_encoder.py:105-113, 221-245``), on the valid
-   (unpadded) part of the grid (``trident.py:112-129``).
+   (unpadded) part of the grid (``trident.py:112-129``); for the SAM refinement
+   (``refinement.py``) the same pass also finishes the block and the neck: the image
+   embedding, without running the encoder twice.
 """
 from __future__ import annotations
 
@@ -80,11 +82,15 @@ def sam_guidance(sam_values: torch.Tensor, sam_attention: torch.Tensor, cos_fac:
     return weights / weights.sum(dim=-1, keepdim=True)
 
 
-def sam_last_attention(model: torch.nn.Module, x: torch.Tensor, valid: tuple[int, int]
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
+def sam_last_attention(model: torch.nn.Module, x: torch.Tensor, valid: tuple[int, int],
+                       embedding: bool = False
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """timm's ``VisionTransformerSAM`` on one normalised, padded image ``x`` (1, 3, S, S) ->
     the last block's attention probabilities (heads, n, n) and value tokens (heads, n, d)
-    restricted to the ``valid`` (h, w) top-left part of the patch grid, n = h * w."""
+    restricted to the ``valid`` (h, w) top-left part of the patch grid, n = h * w, and with
+    ``embedding`` the encoder's output (1, C, S/16, S/16): the last block finished from the
+    same attention (projection, residual, MLP) and the neck, what the official predictor's
+    ``features`` hold (``image_encoder.py:105-114``), for the SAM refinement."""
     from timm.models.vision_transformer_sam import get_decomposed_rel_pos_bias
     from timm.layers import resample_abs_pos_embed_nhwc
     tokens = model.patch_embed(x)
@@ -109,8 +115,15 @@ def sam_last_attention(model: torch.nn.Module, x: torch.Tensor, valid: tuple[int
         logits = logits + get_decomposed_rel_pos_bias(q, attn.rel_pos_h, attn.rel_pos_w,
                                                       (gh, gw), (gh, gw))
     probs = logits.softmax(dim=-1)
+    out = None
+    if embedding:   # timm's Block.forward with this attention
+        mixed = (probs @ v).transpose(0, 1).reshape(1, gh, gw, -1)
+        y = tokens + block.drop_path1(block.ls1(attn.proj(mixed)))
+        y = y.reshape(1, gh * gw, -1)
+        y = y + block.drop_path2(block.ls2(block.mlp(block.norm2(y))))
+        out = model.neck(y.reshape(1, gh, gw, -1).permute(0, 3, 1, 2))
     h, w = valid
     heads = attn.num_heads
     probs = probs.view(heads, gh, gw, gh, gw)[:, :h, :w, :h, :w].reshape(heads, h * w, h * w)
     v = v.view(heads, gh, gw, -1)[:, :h, :w].reshape(heads, h * w, -1)
-    return probs, v
+    return probs, v, out

@@ -12,11 +12,16 @@ resized once, to the original size, by the shared post-processing
 (``langseg.models.segmentors.open_vocab``: ``softmax(40 s)``, the max over a class's
 synonyms, ``prob_thd`` -> class 0).
 
+With ``sam_refinement=True`` (the published numbers: ``eval.py --sam_refine``,
+``dist_test.sh:3``) the labels and probabilities are then refined by SAM's prompt encoder
+and mask decoder (``langseg.models.backbones.sam_prompt``), prompted by the connected
+regions of the coarse label map (``langseg.methods.trident.refinement``, the official
+``seg_utils/utils.py:92-197``); SAM's image embedding comes from the same encoder pass as
+its attention (Cityscapes: one more pass over the whole image, as the official code does).
+
 The official code (github.com/YuHengsss/Trident at a93b346) decides every step;
 docs/methods/trident.md lists each setting with its file and line, the departures and the
-tests. Its published numbers add a prompt-based SAM refinement of the label map
-(``--sam_refine``: SAM's prompt encoder and mask decoder), which langseg does not have:
-this module is the official ``sam_refinement=False`` path.
+tests.
 """
 from __future__ import annotations
 
@@ -28,9 +33,11 @@ from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 
 from ...models.layers import block_value_path, resize_value_grid
 from ...models.segmentors.clip_dense import CLIPDenseSegmentor
+from ...models.segmentors.open_vocab import InferenceOptions, store_prediction
 from ...registry import MODELS
 from ...utils.errors import ConfigError
 from .guidance import image_proxy_attention, sam_guidance, sam_last_attention, splice_windows
+from .refinement import sam_refinement as refine_labels
 
 
 def stride_multiple_size(h: int, w: int, stride: int, crop: int) -> tuple[int, int]:
@@ -90,13 +97,28 @@ class TridentSegmentor(CLIPDenseSegmentor):
             normalised with the rounded ones of ``clip['mean']`` / ``clip['std']`` (a
             shift of up to 1.6e-5 of DINO's normalised input). Off (default): the exact
             pixels.
+        sam_refinement: refine the labels with SAM's prompt encoder and mask decoder
+            (``refinement.py``; the official ``--sam_refine`` of the published numbers).
+            Off by default (the official ``Trident.__init__`` default, ``trident.py:31``);
+            the configs turn it on.
+        sam_decoder: SAM's prompt encoder and mask decoder (``dict(type='SamPromptDecoder',
+            pretrained='checkpoints/sam_vit_b_01ec64.pth')``: the official SAM ViT-B
+            checkpoint, a local file); its ``image_size`` is ``sam_size``, its
+            ``embed_dim`` must be the SAM encoder's neck width. Needed with
+            ``sam_refinement``.
+        coarse_thresh, minimal_area, sam_mask_coff, sam_iou_thresh: the refinement's
+            settings (``trident.py:33``, ``:93``; the configs: 0.2 (per benchmark), 225,
+            0.005, 0.8).
     """
 
     def __init__(self, class_names: str | Sequence[str], vfm: dict | None = None,
                  sam: dict | None = None, beta: float = 1.2, gamma: float = 3.0,
                  cos_fac: float = 1.2, refine_neg_cos: bool = True, sam_split: int = 1,
                  sam_size: int = 1024, slide_crop: int = 336, slide_stride: int = 224,
-                 official_vfm_input: bool = False, **kwargs) -> None:
+                 official_vfm_input: bool = False, sam_refinement: bool = False,
+                 sam_decoder: dict | None = None, coarse_thresh: float = 0.1,
+                 minimal_area: int = 225, sam_mask_coff: float = 0.005,
+                 sam_iou_thresh: float = 0.9, **kwargs) -> None:
         if kwargs.get('pad_multiple'):
             raise ConfigError('TridentSegmentor takes no pad_multiple: its windows lie on '
                               "CLIP's patch grid and are never padded")
@@ -129,6 +151,33 @@ class TridentSegmentor(CLIPDenseSegmentor):
         self.cos_fac, self.refine_neg_cos = float(cos_fac), bool(refine_neg_cos)
         self.sam_split, self.sam_size = int(sam_split), int(sam_size)
         self.official_vfm_input = bool(official_vfm_input)
+        self.sam_refinement = bool(sam_refinement)
+        self.coarse_thresh, self.minimal_area = float(coarse_thresh), int(minimal_area)
+        self.sam_mask_coff, self.sam_iou_thresh = float(sam_mask_coff), float(sam_iou_thresh)
+        self.sam_decoder = self._build_sam_decoder(sam_decoder) if self.sam_refinement \
+            else None
+
+    def _build_sam_decoder(self, cfg: dict | None) -> torch.nn.Module:
+        if not cfg:
+            raise ConfigError("Trident: sam_refinement=True needs sam_decoder=dict(type="
+                              "'SamPromptDecoder', pretrained='checkpoints/"
+                              "sam_vit_b_01ec64.pth') (the official SAM checkpoint)")
+        cfg = dict(cfg)
+        cfg.setdefault('type', 'SamPromptDecoder')
+        if cfg.setdefault('image_size', self.sam_size) != self.sam_size:
+            raise ConfigError(f"Trident: sam_decoder image_size {cfg['image_size']} differs "
+                              f'from sam_size {self.sam_size}: expected the same (or none)')
+        decoder = MODELS.build(cfg)
+        width = getattr(self.sam.model, 'num_features', None)
+        if width is not None and decoder.embed_dim != width:
+            raise ConfigError(f'Trident: sam_decoder embed_dim {decoder.embed_dim} differs '
+                              f"from the SAM encoder's output width {width}: expected the "
+                              'same (SAM ViT-B/L/H: 256)')
+        return decoder
+
+    def _names_pretrained_weights(self) -> bool:
+        return super()._names_pretrained_weights() or bool(
+            self.sam_decoder is not None and self.sam_decoder.pretrained)
 
     def extra_towers(self) -> tuple[torch.nn.Module | None, ...]:
         return (self.vfm, self.sam)
@@ -191,19 +240,46 @@ class TridentSegmentor(CLIPDenseSegmentor):
         return [_resize_pixels(s, longest_side_size(*s.shape[-2:], self.sam_size),
                                antialias=True) for s in strips]
 
-    def sam_attention(self, strip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One strip (3, h, w) -> SAM's last attention (heads, n, n) and values
-        (heads, n, d) on its valid grid (h // 16, w // 16)."""
+    def _sam_input(self, strip: torch.Tensor) -> torch.Tensor:
+        """(3, h, w) pixels -> SAM's input (1, 3, S, S): normalised, zero-padded."""
         _, _, sam = self._towers(strip.device)
         x = (strip[None].to(sam.mean) - sam.mean) / sam.std
         h, w = x.shape[-2:]
-        x = F.pad(x, (0, self.sam_size - w, 0, self.sam_size - h))
+        return F.pad(x, (0, self.sam_size - w, 0, self.sam_size - h))
+
+    def sam_attention(self, strip: torch.Tensor, embedding: bool = False
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """One strip (3, h, w) -> SAM's last attention (heads, n, n) and values
+        (heads, n, d) on its valid grid (h // 16, w // 16); with ``embedding`` also the
+        image embedding (1, C, S/16, S/16) of the same pass."""
+        _, _, sam = self._towers(strip.device)
+        h, w = strip.shape[-2:]
         patch = int(sam.model.patch_embed.proj.kernel_size[0])
-        return sam_last_attention(sam.model, x, (h // patch, w // patch))
+        return sam_last_attention(sam.model, self._sam_input(strip), (h // patch, w // patch),
+                                  embedding)
+
+    def sam_embedding(self, img: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        """The refinement's SAM input of an image (3, H, W): its sides rounded up to
+        multiples of 16 (``trident.py:135-140``), then ResizeLongestSide (the official
+        ``set_image``) -> the image embedding (1, C, S/16, S/16) (the encoder's own
+        forward) and the rounded size (the predictor's ``original_size``)."""
+        h, w = img.shape[-2:]
+        size = (-(-h // 16) * 16, -(-w // 16) * 16)
+        whole = _resize_pixels(img, size, antialias=False)
+        whole = _resize_pixels(whole, longest_side_size(*size, self.sam_size), antialias=True)
+        _, _, sam = self._towers(img.device)
+        return sam.model.forward_features(self._sam_input(whole)), size
 
     def trident_features(self, img: torch.Tensor) -> torch.Tensor:
         """RGB image (3, H, W) in [0, 255] -> l2-normalised CLIP embeddings (E, h, w) on
         SAM's grid (the strips' grids side by side)."""
+        return self.trident_outputs(img)[0]
+
+    def trident_outputs(self, img: torch.Tensor, embedding: bool = False
+                        ) -> tuple[torch.Tensor, torch.Tensor | None, tuple[int, int] | None]:
+        """:meth:`trident_features`, and with ``embedding`` SAM's image embedding of the
+        whole image (one strip: from the same pass; Cityscapes' strips: one more pass over
+        the whole image) and the size SAM's input was resized from."""
         spliced = self.spliced_features(img)                               # D, gh, gw
         strips = self.sam_inputs(img)
         step = spliced.shape[-1] // self.sam_split     # the official halves: [:W//2], [W//2:]
@@ -211,8 +287,13 @@ class TridentSegmentor(CLIPDenseSegmentor):
                  for i in range(self.sam_split)]
         outs, height = [], None
         patch = int(self.sam.model.patch_embed.proj.kernel_size[0])
+        whole = embedding and self.sam_split == 1
+        sam_embedding = sam_size = None
         for strip, part in zip(strips, parts):
-            probs, values = self.sam_attention(strip)
+            probs, values, emb = self.sam_attention(strip, whole)
+            if emb is not None:
+                sam_embedding = emb
+                sam_size = (-(-img.shape[-2] // 16) * 16, -(-img.shape[-1] // 16) * 16)
             vh, vw = strip.shape[-2] // patch, strip.shape[-1] // patch
             part = F.interpolate(part[None].float(), size=(vh, vw), mode='bilinear',
                                  align_corners=False)[0]
@@ -222,7 +303,10 @@ class TridentSegmentor(CLIPDenseSegmentor):
         if any(o.shape[-2] != height for o in outs):
             raise ConfigError('Trident: the SAM strips have grids of different heights')
         out = torch.cat(outs, dim=-1)                                       # D, h, w
-        return self.head(out.flatten(1).T[None], tuple(out.shape[-2:]))[0]
+        feats = self.head(out.flatten(1).T[None], tuple(out.shape[-2:]))[0]
+        if embedding and sam_embedding is None:
+            sam_embedding, sam_size = self.sam_embedding(img)
+        return feats, sam_embedding, sam_size
 
     # -------------------------------------------------------------------- scores
     def dense_features(self, rgb: torch.Tensor) -> torch.Tensor:
@@ -235,11 +319,59 @@ class TridentSegmentor(CLIPDenseSegmentor):
         """Cosine scores (Q, h, w) of each image on SAM's grid: the official code resizes
         them once, bilinear, to the original size (``trident.py:185-187``), which the
         shared post-processing does with any input size."""
+        return [logits for logits, _, _ in self.image_outputs(images)]
+
+    @torch.no_grad()
+    def image_outputs(self, images: Sequence[torch.Tensor], embedding: bool = False
+                      ) -> list[tuple[torch.Tensor, torch.Tensor | None,
+                                      tuple[int, int] | None]]:
+        """Per image: the scores of :meth:`image_logits` and, with ``embedding``, SAM's
+        image embedding (fp32) and the size SAM's input was resized from."""
         self.encode_vocabulary()
         text = F.normalize(self.text_encoder().float(), dim=-1)
         out = []
         for image in images:
             with self._autocast(image.device):
-                feats = self.trident_features(self._resized(image))
-            out.append(self.text_logits(feats[None].float(), text)[0])
+                feats, emb, size = self.trident_outputs(self._resized(image), embedding)
+            out.append((self.text_logits(feats[None].float(), text)[0],
+                        None if emb is None else emb.float(), size))
         return out
+
+    # ----------------------------------------------------------------- refinement
+    @torch.no_grad()
+    def refine(self, labels: torch.Tensor, probs: torch.Tensor, embedding: torch.Tensor,
+               sam_size: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The SAM refinement (``refinement.sam_refinement``) of one image's labels (H, W)
+        and probabilities (K, H, W), in fp32 (the official decoder runs in fp32,
+        ``trident.py:88-89``)."""
+        with torch.autocast(device_type=probs.device.type, enabled=False):
+            labels, probs, _ = refine_labels(
+                labels, probs.float(), embedding.float(), self.sam_decoder, sam_size,
+                self.coarse_thresh, self.minimal_area, self.sam_mask_coff,
+                self.sam_iou_thresh)
+        return labels, probs
+
+    def predict(self, inputs: torch.Tensor, data_samples: list | None = None,
+                options: InferenceOptions | None = None) -> list:
+        """The shared ``predict``; with ``sam_refinement`` each image's post-processed
+        labels and probabilities (at the original size) are refined by SAM."""
+        if not self.sam_refinement:
+            return super().predict(inputs, data_samples, options)
+        from mmseg.structures import SegDataSample
+        if data_samples is None:
+            data_samples = [SegDataSample(metainfo=dict(img_shape=inputs.shape[-2:],
+                                                         ori_shape=inputs.shape[-2:]))
+                            for _ in range(inputs.shape[0])]
+        opts = self.options if options is None else options
+        images = []
+        for img, sample in zip(inputs, data_samples):
+            h, w = sample.metainfo.get('img_shape', img.shape[-2:])[:2]
+            images.append(img[:, :h, :w])
+        outputs = self.image_outputs(images, embedding=True)
+        for (logits, emb, sam_size), image, sample in zip(outputs, images, data_samples):
+            size = sample.metainfo.get('ori_shape', logits.shape[-2:])[:2]
+            probs, labels = self.postprocess(logits, size, image,
+                                             opts.replace(keep_probs=True))
+            labels, probs = self.refine(labels, probs, emb, sam_size)
+            store_prediction(sample, probs if opts.keep_probs else None, labels)
+        return data_samples
