@@ -107,7 +107,9 @@ def official_sam(state: dict):
             transformer_dim=c, iou_head_depth=3,
             iou_head_hidden_dim=DECODER_KW['iou_head_hidden_dim'])).eval()
     missing, unexpected = sam.load_state_dict(state, strict=False)
-    assert not unexpected and all(k.startswith('image_encoder.') for k in missing)
+    if unexpected or not all(k.startswith('image_encoder.') for k in missing):
+        raise SystemExit(f'the decoder state dict does not fit the official modules: '
+                         f'unexpected {unexpected}, missing {missing}')
     return sam
 
 

@@ -138,7 +138,7 @@ def remove_small_regions(mask: np.ndarray, area: float, mode: str
     largest (the first of equal ones)."""
     from scipy import ndimage
     if mode not in ('holes', 'islands'):
-        raise ValueError(f'mode {mode!r}: expected holes or islands')
+        raise ConfigError(f'remove_small_regions mode {mode!r}: expected holes or islands')
     holes = mode == 'holes'
     work = ~mask if holes else mask
     labels, count = ndimage.label(work, structure=np.ones((3, 3), dtype=bool))
