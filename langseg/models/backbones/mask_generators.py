@@ -17,21 +17,27 @@ be swapped without touching the method:
   with ids 1..N in that order, so a larger mask overwrites a smaller one where they
   overlap; 0 marks the pixels no mask covers.
 
-The generators here (each registered by its type name):
+The generators (each registered by its type name):
 
 * :class:`PrecomputedMaskGenerator`: the official CorrCLIP route to its published numbers
   (the authors' SAM2 masks, pre-generated and shipped as ``region_masks.zip``: one
   ``<image stem>.npz`` a dataset with the integer map under ``instance_mask``), read from a
   local folder;
+* ``SamMaskGenerator`` (``langseg.models.backbones.sam_mask_generator``): SAM's automatic
+  mask generator (Kirillov et al., "Segment Anything", ICCV 2023, arXiv:2304.02643) run on
+  the image itself: a point grid through SAM's image encoder (timm's, ``TimmVFM``) and its
+  prompt encoder / mask decoder (``sam_prompt.SamPromptDecoder``), filtered by predicted IoU
+  and stability, box NMS; equal to the official ``SamAutomaticMaskGenerator`` on recorded
+  outputs. Its cost is SAM's, per image (docs/methods/corrclip.md);
 * :class:`SuperpixelMaskGenerator`: SLIC superpixels (Achanta et al., "SLIC Superpixels
   Compared to State-of-the-Art Superpixel Methods", TPAMI 2012) through scikit-image: no
   weights, a cheap stand-in that is *not* what the published numbers used;
 * :class:`NoMaskGenerator`: no masks (every pixel unsegmented), the mechanism without
   regions.
 
-SAM / SAM2 / EntitySeg / EoMT generators that run the mask model itself are not here:
-their code is not part of langseg's dependencies (no ``segment_anything`` or ``sam2``
-package), and langseg does not copy it; their masks enter through
+SAM2 (Hiera), EntitySeg, EoMT and Mask2Former generators are not here: their model code is
+not part of langseg's dependencies (no ``sam2``, ``detectron2`` or ``transformers``
+package) and langseg does not copy it; their masks enter through
 :class:`PrecomputedMaskGenerator` (docs/methods/corrclip.md says how to make them).
 """
 from __future__ import annotations
