@@ -236,3 +236,44 @@ def test_corrclip_config_with_the_sam_generator_builds_and_segments():
     assert region.shape == (56, 72) and int(region.max()) >= 1
     assert out.pred_sem_seg.data.shape == (1, 70, 90)
     assert torch.isfinite(out.seg_logits.data).all()
+
+
+def test_generator_weights_alone_load_at_first_use(tmp_path):
+    """A CorrCLIP config whose only named weights are the SAM generator's decoder file
+    (random CLIP and VFM) loads that file at the first prediction, as the towers' weights
+    are (``CLIPDenseSegmentor._ensure_weights``), built the way the tools build it."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.structures import SegDataSample
+    from langseg.engine.config import strip_pretrained_weights
+    from langseg.registry import MODELS
+    decoder = MODELS.build(dict(TINY_DECODER))
+    with torch.no_grad():
+        for p in decoder.parameters():
+            p.add_(1.0)                                      # differs from a fresh build
+    weights = tmp_path / 'sam_tiny.pth'
+    torch.save(decoder.state_dict(), weights)
+    cfg = Config.fromfile(osp.join(osp.dirname(osp.dirname(__file__)), 'configs',
+                                   'corrclip', 'corrclip-sam_vit-b16_voc21.py'))
+    cfg.merge_from_dict(dict(model=dict(
+        clip=dict(arch='tiny-vit', pretrained=None),
+        vfm=dict(_delete_=True, type='TimmVFM', name=None,
+                 model_name='vit_small_patch8_224.dino', pretrained=None,
+                 model_kwargs=dict(depth=1, embed_dim=32, num_heads=2)),
+        mask_generator=dict(encoder=dict(_delete_=True, **TINY_ENCODER),
+                            decoder=dict(_delete_=True, **TINY_DECODER),
+                            points_per_side=4, pred_iou_thresh=0.0,
+                            stability_score_thresh=0.0),
+        templates='a photo of a {}.', slide_crop=48, slide_stride=32)))
+    model_cfg = strip_pretrained_weights(cfg.model.to_dict())
+    model_cfg['mask_generator']['decoder']['pretrained'] = str(weights)
+    init_default_scope('mmseg')
+    model = MODELS.build(model_cfg).eval()
+    loaded = model.mask_generator.decoder.state_dict()
+    key = next(iter(loaded))
+    assert not torch.equal(loaded[key], decoder.state_dict()[key])
+    meta = dict(img_shape=(56, 72), ori_shape=(56, 72))
+    with torch.no_grad():
+        model.predict(torch.rand(1, 3, 56, 72) * 255, [SegDataSample(metainfo=meta)])
+    for name, value in decoder.state_dict().items():
+        assert torch.equal(model.mask_generator.decoder.state_dict()[name], value), name

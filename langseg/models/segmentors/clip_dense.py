@@ -270,11 +270,12 @@ class CLIPDenseSegmentor(AlwaysEvalMixin, OpenVocabSegmentor):
 
     def _names_pretrained_weights(self) -> bool:
         """Whether the config names weights to load (random test towers name none: they
-        keep the weights they were built with): ``clip.pretrained``, or an extra tower's
-        ``pretrained`` / ``checkpoint``."""
+        keep the weights they were built with): ``clip.pretrained``, or any submodule's
+        ``pretrained`` / ``checkpoint`` (a VFM, SAM's decoder, a mask generator's
+        towers)."""
         return bool(self.clip_pretrained) or any(
-            getattr(tower, 'pretrained', None) or getattr(tower, 'checkpoint', None)
-            for tower in self.extra_towers() if tower is not None)
+            getattr(module, 'pretrained', None) or getattr(module, 'checkpoint', None)
+            for module in self.modules() if module is not self)
 
     def _load_from_state_dict(self, *args, **kwargs) -> None:
         super()._load_from_state_dict(*args, **kwargs)
