@@ -35,6 +35,17 @@ def tool_env() -> dict:
     return env
 
 
+def load_script(relpath: str):
+    """A repository script that is not a package module (``tools/parity/*.py``,
+    ``benchmarks/*.py``), imported from its path under the repository root."""
+    import importlib.util
+    name = osp.splitext(osp.basename(relpath))[0]
+    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, relpath))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_tool(tool: str, *args: str, timeout: int = 600, env: dict | None = None,
              cwd: str | None = None) -> subprocess.CompletedProcess:
     """Run ``tools/<tool>`` with this interpreter; returns the completed process."""

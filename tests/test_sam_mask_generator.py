@@ -200,6 +200,19 @@ def test_image_to_masks_through_the_encoder():
 
 
 # -------------------------------------------------------------- (c) in CorrCLIP
+#: the CorrCLIP-SAM config's model on tiny random towers (merged into the shipped config)
+TINY_CORRCLIP_SAM = dict(model=dict(
+    clip=dict(arch='tiny-vit', pretrained=None),
+    vfm=dict(_delete_=True, type='TimmVFM', name=None,
+             model_name='vit_small_patch8_224.dino', pretrained=None,
+             model_kwargs=dict(depth=1, embed_dim=32, num_heads=2)),
+    mask_generator=dict(encoder=dict(_delete_=True, **TINY_ENCODER),
+                        decoder=dict(_delete_=True, **TINY_DECODER),
+                        points_per_side=4, pred_iou_thresh=0.0,
+                        stability_score_thresh=0.0),
+    templates='a photo of a {}.', slide_crop=48, slide_stride=32))
+
+
 def test_corrclip_config_with_the_sam_generator_builds_and_segments():
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
@@ -214,16 +227,7 @@ def test_corrclip_config_with_the_sam_generator_builds_and_segments():
     assert (gen_cfg.points_per_side, gen_cfg.pred_iou_thresh,
             gen_cfg.stability_score_thresh, gen_cfg.multimask_output) == (8, 0.4, 0.4, False)
     init_default_scope('mmseg')
-    cfg.merge_from_dict(dict(model=dict(
-        clip=dict(arch='tiny-vit', pretrained=None),
-        vfm=dict(_delete_=True, type='TimmVFM', name=None,
-                 model_name='vit_small_patch8_224.dino', pretrained=None,
-                 model_kwargs=dict(depth=1, embed_dim=32, num_heads=2)),
-        mask_generator=dict(encoder=dict(_delete_=True, **TINY_ENCODER),
-                            decoder=dict(_delete_=True, **TINY_DECODER),
-                            points_per_side=4, pred_iou_thresh=0.0,
-                            stability_score_thresh=0.0),
-        templates='a photo of a {}.', slide_crop=48, slide_stride=32)))
+    cfg.merge_from_dict(TINY_CORRCLIP_SAM)
     model_cfg = strip_pretrained_weights(cfg.model.to_dict())
     torch.manual_seed(0)
     model = MODELS.build(model_cfg).eval()
@@ -255,16 +259,7 @@ def test_generator_weights_alone_load_at_first_use(tmp_path):
     torch.save(decoder.state_dict(), weights)
     cfg = Config.fromfile(osp.join(osp.dirname(osp.dirname(__file__)), 'configs',
                                    'corrclip', 'corrclip-sam_vit-b16_voc21.py'))
-    cfg.merge_from_dict(dict(model=dict(
-        clip=dict(arch='tiny-vit', pretrained=None),
-        vfm=dict(_delete_=True, type='TimmVFM', name=None,
-                 model_name='vit_small_patch8_224.dino', pretrained=None,
-                 model_kwargs=dict(depth=1, embed_dim=32, num_heads=2)),
-        mask_generator=dict(encoder=dict(_delete_=True, **TINY_ENCODER),
-                            decoder=dict(_delete_=True, **TINY_DECODER),
-                            points_per_side=4, pred_iou_thresh=0.0,
-                            stability_score_thresh=0.0),
-        templates='a photo of a {}.', slide_crop=48, slide_stride=32)))
+    cfg.merge_from_dict(TINY_CORRCLIP_SAM)
     model_cfg = strip_pretrained_weights(cfg.model.to_dict())
     model_cfg['mask_generator']['decoder']['pretrained'] = str(weights)
     init_default_scope('mmseg')

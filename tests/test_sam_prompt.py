@@ -18,55 +18,17 @@ from langseg.models.backbones.sam_prompt import (SamPromptDecoder, resize_longes
                                                  transform_boxes, transform_coords)
 from langseg.utils.errors import ConfigError
 
+from .conftest import load_script
+
 REFERENCE = osp.join(osp.dirname(__file__), 'data', 'parity', 'trident_sam.pt')
-DECODER_KW = dict(embed_dim=32, mask_in_chans=16, depth=2, num_heads=2, mlp_dim=64,
-                  iou_head_hidden_dim=32)
-ORIGINAL = (180, 240)
+inputs = load_script('tools/parity/trident_sam_inputs.py')
+DECODER_KW, ORIGINAL = inputs.DECODER_KW, inputs.ORIGINAL
+tiny_decoder, decoder_cases = inputs.tiny_decoder, inputs.decoder_cases
 
 
 @pytest.fixture(scope='module')
 def ref():
     return torch.load(REFERENCE, weights_only=True)
-
-
-def tiny_decoder(image_size: int, seed: int = 11, kw: dict = DECODER_KW) -> SamPromptDecoder:
-    """The recording's seeded decoder (tools/parity/record_trident_sam.py builds the same)."""
-    torch.manual_seed(seed)
-    dec = SamPromptDecoder(image_size=image_size, **kw).eval()
-    g = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for _, p in sorted(dec.named_parameters()):
-            p.add_(0.2 * torch.randn(p.shape, generator=g))
-        dec.mask_decoder.output_hypernetworks_mlps[0].layers[-1].bias.add_(1.0)
-    return dec
-
-
-def decoder_cases():
-    """The recording's prompts (original-frame pixels) and image embedding."""
-    g = torch.Generator().manual_seed(21)
-    h, w = ORIGINAL
-    emb = torch.randn(1, 32, 16, 16, generator=g)
-
-    def points(b, n):
-        return torch.rand(b, n, 2, generator=g) * torch.tensor([w, h])
-
-    def boxes(b):
-        a = torch.rand(b, 2, generator=g) * torch.tensor([w / 2, h / 2])
-        return torch.cat([a, a + 20 + torch.rand(b, 2, generator=g) * 80], dim=1)
-
-    def masks(b):
-        return 3 * torch.randn(b, 1, 64, 64, generator=g)
-    cases = dict(
-        points=dict(point_coords=points(2, 3),
-                    point_labels=torch.tensor([[1, 0, 1], [1, 1, -1]]), multimask=True),
-        boxes=dict(boxes=boxes(3), multimask=False),
-        all_multi=dict(point_coords=points(2, 2), point_labels=torch.tensor([[1, 0], [0, 1]]),
-                       boxes=boxes(2), mask_input=masks(2), multimask=True),
-        mask_only=dict(mask_input=masks(1), multimask=True),
-        unbatched_mask=dict(point_coords=points(3, 1), point_labels=torch.ones(3, 1),
-                            boxes=boxes(3), mask_input=masks(1)[0], multimask=False))
-    cases['all_single'] = dict(cases['all_multi'], multimask=False)
-    return emb, cases
 
 
 def predict(dec, emb, case):

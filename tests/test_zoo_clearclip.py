@@ -5,7 +5,6 @@ mechanism against a reference written from its formula, the class-name files, th
 configs."""
 import ast
 import hashlib
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -18,12 +17,9 @@ from langseg.utils.errors import ConfigError
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from .conftest import REPO
+from .conftest import REPO, load_script
 
-spec = importlib.util.spec_from_file_location(
-    'clip_dense_parity', osp.join(REPO, 'tools/parity/clip_dense_parity.py'))
-parity = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(parity)
+parity = load_script('tools/parity/clip_dense_parity.py')
 
 RECORDED = osp.join(REPO, 'tests/data/parity/clearclip.pt')
 SLIDE_CROP, SLIDE_STRIDE = 56, 28           # as tools/parity/record_clearclip.py

@@ -3,7 +3,6 @@
 weights by tools/parity/record_naclip.py (tests/data/parity/naclip.pt), the mechanism
 against references written from its formula, the class-name files, the configs."""
 import ast
-import importlib.util
 import math
 import os.path as osp
 
@@ -17,12 +16,9 @@ from langseg.utils.errors import ConfigError
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from .conftest import REPO
+from .conftest import REPO, load_script
 
-spec = importlib.util.spec_from_file_location(
-    'clip_dense_parity', osp.join(REPO, 'tools/parity/clip_dense_parity.py'))
-parity = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(parity)
+parity = load_script('tools/parity/clip_dense_parity.py')
 
 RECORDED = osp.join(REPO, 'tests/data/parity/naclip.pt')
 SETTINGS = {'default': dict(), 'nopamr': dict(pamr=None, prob_thd=0.1),

@@ -11,7 +11,6 @@ references written here from the official code's formulas (``gaussian_window`` +
 ``get_attention_addition``, ``check_path``, ``generate_attention_sfr``)."""
 import copy
 import hashlib
-import importlib.util
 import math
 import os.path as osp
 
@@ -25,12 +24,9 @@ import langseg  # noqa: F401  (registers the modules)
 from langseg.registry import MODELS
 from langseg.utils.errors import ConfigError
 
-from .conftest import REPO
+from .conftest import REPO, load_script
 
-_spec = importlib.util.spec_from_file_location(
-    'tiny12_clip', osp.join(REPO, 'tools/parity/tiny12_clip.py'))
-tiny12 = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tiny12)
+tiny12 = load_script('tools/parity/tiny12_clip.py')
 MEAN, STD, SUB, TINY12 = tiny12.MEAN, tiny12.STD, tiny12.SUB, tiny12.TINY12
 load_seeded_towers, make_image = tiny12.load_seeded_towers, tiny12.make_image
 

@@ -10,7 +10,6 @@ VOC21's area filter on) of two images of different sizes. The calibration pieces
 checked against references written here from the official formulas."""
 import copy
 import hashlib
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -22,12 +21,9 @@ import langseg  # noqa: F401  (registers the modules)
 from langseg.registry import MODELS
 from langseg.utils.errors import ConfigError
 
-from .conftest import REPO
+from .conftest import REPO, load_script
 
-_spec = importlib.util.spec_from_file_location(
-    'tiny12_clip', osp.join(REPO, 'tools/parity/tiny12_clip.py'))
-tiny12 = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tiny12)
+tiny12 = load_script('tools/parity/tiny12_clip.py')
 MEAN, STD, SUB, TINY12 = tiny12.MEAN, tiny12.STD, tiny12.SUB, tiny12.TINY12
 load_seeded_towers, make_image = tiny12.load_seeded_towers, tiny12.make_image
 

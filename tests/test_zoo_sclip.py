@@ -3,7 +3,6 @@
 weights by tools/parity/record_sclip.py (tests/data/parity/sclip.pt), the mechanism
 against a reference written from its formula, the class-name files, the eight configs."""
 import hashlib
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -17,12 +16,9 @@ from langseg.utils.errors import ConfigError
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from .conftest import REPO
+from .conftest import REPO, load_script
 
-spec = importlib.util.spec_from_file_location(
-    'clip_dense_parity', osp.join(REPO, 'tools/parity/clip_dense_parity.py'))
-parity = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(parity)
+parity = load_script('tools/parity/clip_dense_parity.py')
 
 RECORDED = osp.join(REPO, 'tests/data/parity/sclip.pt')
 SETTINGS = {'default': dict(logit_scale=40.0, prob_thd=0.0, area_thd=None),

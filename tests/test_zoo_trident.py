@@ -29,13 +29,13 @@ from langseg.utils.errors import ConfigError
 from mmseg.registry import MODELS
 
 from .conftest import REPO, write_config
-from .test_sam_prompt import tiny_decoder
+from .test_sam_prompt import inputs as sam_parity
 
 REFERENCE = osp.join(osp.dirname(__file__), 'data', 'parity', 'trident.pt')
 SAM_REFERENCE = osp.join(osp.dirname(__file__), 'data', 'parity', 'trident_sam.pt')
 #: the end-to-end decoder: the width of the tiny SAM encoder's neck
-E2E_DECODER_KW = dict(embed_dim=16, mask_in_chans=8, depth=2, num_heads=2, mlp_dim=32,
-                      iou_head_hidden_dim=16)
+E2E_DECODER_KW = sam_parity.E2E_DECODER_KW
+tiny_decoder, refine_inputs = sam_parity.tiny_decoder, sam_parity.refine_inputs
 CLASSES = ['sky; cloud; wall', 'cat', 'dog']
 CLIP_MEAN = [122.771, 116.746, 104.094]
 CLIP_STD = [68.501, 66.632, 70.323]
@@ -309,20 +309,6 @@ def test_bf16_on_a_cpu_runs_the_same_path(ref):
 
 
 # ------------------------------------------------------------------ SAM refinement
-def refine_inputs(size, classes, prob_thd, seed):
-    """The recording's coarse map (tools/parity/record_trident_sam.py builds the same):
-    probabilities (K, H, W), labels (H, W), a random image embedding (1, 32, 64, 64)."""
-    g = torch.Generator().manual_seed(seed)
-    h, w = size
-    coarse = torch.randn(1, classes, 5, 7, generator=g)
-    scores = F.interpolate(coarse, size=size, mode='bicubic', align_corners=False)[0]
-    scores = scores + 0.6 * (torch.rand(classes, h, w, generator=g) > 0.995).float()
-    probs = torch.softmax(6 * scores, dim=0)
-    best, labels = probs.max(dim=0)
-    labels[best < prob_thd] = 0
-    return labels, probs, torch.randn(1, 32, 64, 64, generator=g)
-
-
 def run_refinement(sam_ref, name, decoder=None, **changes):
     from langseg.methods.trident.refinement import sam_refinement
     case = sam_ref['refine_cases'][name]
