@@ -1,8 +1,13 @@
 """Shared fixtures: a tiny toy dataset, tiny configs, and a helper to run the tools."""
 from __future__ import annotations
 
+import atexit
+import contextlib
+import json
 import os
 import os.path as osp
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -46,12 +51,100 @@ def load_script(relpath: str):
     return module
 
 
-def run_tool(tool: str, *args: str, timeout: int = 600, env: dict | None = None,
-             cwd: str | None = None) -> subprocess.CompletedProcess:
-    """Run ``tools/<tool>`` with this interpreter; returns the completed process."""
-    cmd = [sys.executable, osp.join(REPO, 'tools', tool), *args]
+class _ToolServer:
+    """The client of ``tests/tool_server.py``: one server per test process, started at
+    the first tool run with that run's environment (see the server's docstring)."""
+
+    def __init__(self, env: dict) -> None:
+        self.env = dict(env)
+        self.proc = subprocess.Popen(
+            [sys.executable, osp.join(REPO, 'tests', 'tool_server.py')], env=self.env,
+            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True)
+        self.pending = b''
+        self.outputs = tempfile.mkdtemp(prefix='langseg-tool-output-')
+        atexit.register(shutil.rmtree, self.outputs, True)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def _answer(self, timeout: float | None) -> dict:
+        """The server's next answer line (its pipe read unbuffered: two answers can
+        arrive together)."""
+        import select
+        fd = self.proc.stdout.fileno()
+        while b'\n' not in self.pending:
+            ready, _, _ = select.select([fd], [], [], timeout)
+            if not ready:
+                raise TimeoutError
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                raise EOFError('the tool server exited')
+            self.pending += chunk
+        line, self.pending = self.pending.split(b'\n', 1)
+        return json.loads(line)
+
+    def run(self, cmd: list[str], cwd: str, timeout: float) -> subprocess.CompletedProcess:
+        stdout, stderr = (osp.join(self.outputs, name) for name in ('stdout', 'stderr'))
+        request = dict(argv=cmd[1:], cwd=cwd, stdout=stdout, stderr=stderr)
+        self.proc.stdin.write(json.dumps(request) + '\n')
+        self.proc.stdin.flush()
+        pid = self._answer(600)['pid']  # the first answer waits for the server's imports
+        try:
+            returncode = self._answer(timeout)['returncode']
+            timed_out = False
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            self._answer(60)
+            timed_out = True
+        # text mode as subprocess.run(text=True): universal newlines
+        with open(stdout, errors='replace') as f_out, open(stderr, errors='replace') as f_err:
+            out, err = f_out.read(), f_err.read()
+        if timed_out:
+            raise subprocess.TimeoutExpired(cmd, timeout, output=out, stderr=err)
+        return subprocess.CompletedProcess(cmd, returncode, out, err)
+
+
+_tool_server: _ToolServer | None = None
+
+
+def _default_server() -> _ToolServer | None:
+    """The tool server for the default environment (``tool_env()``), started on first
+    use; ``None`` when it is switched off or when the environment changed since it
+    started (a test's monkeypatch), so that such runs start a fresh interpreter."""
+    global _tool_server
+    if os.environ.get('LANGSEG_TEST_FORK_SERVER', '1') == '0':
+        return None
+    env = tool_env()
+    if _tool_server is None or not _tool_server.alive():
+        _tool_server = _ToolServer(env)
+    return _tool_server if _tool_server.env == env else None
+
+
+def run_python(args: list[str], cwd: str | None = None, timeout: int = 600,
+               env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python ARGS`` (a script and its arguments, ``-c CODE ...`` or ``-m MODULE ...``)
+    with this interpreter, stdout and stderr captured as text; the completed process.
+
+    With the default environment (``env=None``: ``tool_env()``) the process is forked from
+    the tool server (``tests/tool_server.py``: the third-party imports done once; to the
+    program it is the same process as a fresh interpreter's); with another ``env``, a
+    fresh interpreter."""
+    cmd = [sys.executable, *args]
+    server = _default_server() if env is None else None
+    if server is not None:
+        return server.run(cmd, cwd or REPO, timeout)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                           env=env or tool_env(), cwd=cwd or REPO)
+
+
+def run_tool(tool: str, *args: str, timeout: int = 600, env: dict | None = None,
+             cwd: str | None = None) -> subprocess.CompletedProcess:
+    """Run ``tools/<tool>`` with this interpreter (:func:`run_python`)."""
+    return run_python([osp.join(REPO, 'tools', tool), *args], cwd=cwd, timeout=timeout,
+                      env=env)
+
 
 
 def write_config(path: str, base: str, body: str = '') -> str:

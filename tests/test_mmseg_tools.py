@@ -9,16 +9,14 @@ Every check runs in a fresh interpreter (no shim, no ``install_...`` call): mmse
 from __future__ import annotations
 
 import json
-import os
 import os.path as osp
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-from .conftest import REPO, TOY_CONFIG, run_tool, tiny_toy_body, tool_env, write_config
+from .conftest import REPO, run_python, run_tool, tiny_toy_body, write_config
 
 CONVFORMER_TOY = osp.join(REPO, 'configs/toy/convformer_mobilenetv2-tiny_1xb8-1000_toy-96x96.py')
 PROXYCLIP_VOC = osp.join(REPO, 'configs/proxyclip/proxyclip_vit-b16-dino-b8_voc21.py')
@@ -35,8 +33,7 @@ def mmseg_tool(name: str) -> str:
 
 def run(args: list[str], cwd: str | None = None, timeout: int = 600
         ) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True,
-                          timeout=timeout, env=tool_env(), cwd=cwd or REPO)
+    return run_python(args, cwd=cwd, timeout=timeout)
 
 
 def miou_of(proc: subprocess.CompletedProcess) -> float:

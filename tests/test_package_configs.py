@@ -14,12 +14,11 @@ import os.path as osp
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 import textwrap
 import zipfile
 
-from .conftest import REPO, TINY_TOY, run_tool, tool_env
+from .conftest import REPO, TINY_TOY, run_python, run_tool, tool_env
 
 BASE = 'proxyclip/proxyclip_vit-b16-dino-b8_voc21.py'
 
@@ -65,8 +64,7 @@ def _user_project(tmp_path, name: str = 'project') -> str:
 
 def _run_python(args: list[str], cwd: str, env: dict | None = None,
                 timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True,
-                          timeout=timeout, env=env or tool_env(), cwd=cwd)
+    return run_python(args, cwd=cwd, timeout=timeout, env=env)
 
 
 def test_the_package_link_is_the_repository_configs():
