@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 
 import pytest
 
@@ -62,6 +63,7 @@ class _ToolServer:
             cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, text=True)
         self.pending = b''
+        self.lock = threading.Lock()  # one request at a time (a test's threads may share it)
         self.outputs = tempfile.mkdtemp(prefix='langseg-tool-output-')
         atexit.register(shutil.rmtree, self.outputs, True)
 
@@ -85,6 +87,10 @@ class _ToolServer:
         return json.loads(line)
 
     def run(self, cmd: list[str], cwd: str, timeout: float) -> subprocess.CompletedProcess:
+        with self.lock:
+            return self._run(cmd, cwd, timeout)
+
+    def _run(self, cmd: list[str], cwd: str, timeout: float) -> subprocess.CompletedProcess:
         stdout, stderr = (osp.join(self.outputs, name) for name in ('stdout', 'stderr'))
         request = dict(argv=cmd[1:], cwd=cwd, stdout=stdout, stderr=stderr)
         self.proc.stdin.write(json.dumps(request) + '\n')
