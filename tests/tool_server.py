@@ -9,7 +9,8 @@ request. The child is the tool's process as ``python tools/<tool>.py ARGS`` woul
 far as the tool can tell: its own pid and process group, the requested working directory,
 environment, ``sys.argv`` and ``sys.path[0]``, stdin from /dev/null, stdout and stderr on
 the requested files (so the tool's own subprocesses write there too), the script run as
-``__main__`` and the interpreter's normal exit (``SystemExit`` codes, a traceback and 1 on
+``__main__`` (after what the server's imports printed, if anything) and the interpreter's
+normal exit (``SystemExit`` codes, a traceback and 1 on
 an uncaught exception, atexit handlers, thread joins).
 
 ``conftest.run_tool`` uses it only when the requested environment equals the one the
@@ -27,6 +28,7 @@ import importlib
 import json
 import os
 import sys
+import tempfile
 import types
 
 #: The third-party imports of the tools (mmseg/mmcv are most of a tool's start). langseg is
@@ -51,14 +53,29 @@ def _serve() -> dict | None:
     answers = os.fdopen(os.dup(1), 'w')
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
-    os.dup2(devnull, 1)
+    # what the imports print (import-time warnings, say) is printed again by every child,
+    # as a fresh interpreter's imports would print it
+    printed = {}
+    saved_stderr = os.dup(2)
+    for fd in (1, 2):
+        capture = tempfile.TemporaryFile()
+        os.dup2(capture.fileno(), fd)
+        printed[fd] = capture
     _preload()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(devnull, 1)
+    os.dup2(saved_stderr, 2)
+    for fd, capture in printed.items():
+        capture.seek(0)
+        printed[fd] = capture.read()
     for line in requests:
         request = json.loads(line)
         pid = os.fork()
         if pid == 0:
             requests.close()
             answers.close()
+            request['printed'] = printed
             return request
         answers.write(json.dumps(dict(pid=pid)) + '\n')
         answers.flush()
@@ -79,6 +96,7 @@ def _become_tool(request: dict) -> None:
         out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.dup2(out, fd)
         os.close(out)
+        os.write(fd, request['printed'][fd])
     os.chdir(request['cwd'])
     first, *rest = request['argv']
     if first == '-c':
