@@ -275,3 +275,10 @@ def toy_version_of(config: str, out_path: str, data_root: str, size: int = 64,
 def _share_the_cores() -> None:
     import torch
     torch.set_num_threads(threads_per_test_process())
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """The slow tests first (otherwise in collection order): ``make test``'s two workers
+    steal queued tests from each other, so a minutes-long test that starts last leaves
+    the other worker idle for its length; started first, it runs beside the short ones."""
+    items.sort(key=lambda item: item.get_closest_marker('slow') is None)
