@@ -92,7 +92,8 @@ class _ToolServer:
 
     def _run(self, cmd: list[str], cwd: str, timeout: float) -> subprocess.CompletedProcess:
         stdout, stderr = (osp.join(self.outputs, name) for name in ('stdout', 'stderr'))
-        request = dict(argv=cmd[1:], cwd=cwd, stdout=stdout, stderr=stderr)
+        request = dict(argv=cmd[1:], cwd=cwd, stdout=stdout, stderr=stderr,
+                       per_run_env={k: os.environ.get(k) for k in PER_RUN_VARIABLES})
         self.proc.stdin.write(json.dumps(request) + '\n')
         self.proc.stdin.flush()
         pid = self._answer(600)['pid']  # the first answer waits for the server's imports
@@ -122,10 +123,20 @@ def _default_server() -> _ToolServer | None:
     global _tool_server
     if os.environ.get('LANGSEG_TEST_FORK_SERVER', '1') == '0':
         return None
-    env = tool_env()
+    env = _server_env(tool_env())
     if _tool_server is None or not _tool_server.alive():
         _tool_server = _ToolServer(env)
     return _tool_server if _tool_server.env == env else None
+
+
+#: Variables that change from test to test and that no program reads at import time:
+#: the child gets the current value (``tool_server._become_tool``); the server's
+#: environment is compared without them.
+PER_RUN_VARIABLES = ('PYTEST_CURRENT_TEST', )
+
+
+def _server_env(env: dict) -> dict:
+    return {k: v for k, v in env.items() if k not in PER_RUN_VARIABLES}
 
 
 def run_python(args: list[str], cwd: str | None = None, timeout: int = 600,

@@ -73,11 +73,17 @@ def test_a_tool_error_is_the_same_line_and_code(tmp_path):
     assert forked.stderr == fresh.stderr and forked.stdout == fresh.stdout
 
 
-def test_the_default_environment_forks_from_the_server_and_another_starts_fresh(tmp_path):
+def test_the_default_environment_forks_from_the_server_and_another_starts_fresh(
+        tmp_path, monkeypatch):
     import os
     if os.environ.get('LANGSEG_TEST_FORK_SERVER', '1') == '0':
         pytest.skip('the tool server is switched off (LANGSEG_TEST_FORK_SERVER=0)')
-    code = ['-c', 'import os; print(os.getppid())']
+    code = ['-c', 'import os; print(os.getppid(), os.environ["PYTEST_CURRENT_TEST"])']
     forked, fresh = _both(code, tmp_path)
-    assert int(fresh.stdout) == os.getpid()
-    assert int(forked.stdout) != os.getpid()  # the server's child
+    assert int(fresh.stdout.split()[0]) == os.getpid()
+    server = int(forked.stdout.split()[0])
+    assert server != os.getpid()  # the server's child
+    # a variable that changes from test to test reaches the child and keeps the server
+    monkeypatch.setenv('PYTEST_CURRENT_TEST', 'another test (call)')
+    again = run_python(code, cwd=str(tmp_path))
+    assert again.stdout.split(maxsplit=1) == [str(server), 'another test (call)\n']

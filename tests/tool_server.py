@@ -10,8 +10,9 @@ far as the tool can tell: its own pid and process group, the requested working d
 environment, ``sys.argv`` and ``sys.path[0]``, stdin from /dev/null, stdout and stderr on
 the requested files (so the tool's own subprocesses write there too), the script run as
 ``__main__`` (after what the server's imports printed, if anything) and the interpreter's
-normal exit (``SystemExit`` codes, a traceback and 1 on
-an uncaught exception, atexit handlers, thread joins).
+exit (``SystemExit`` codes, a traceback and 1 on an uncaught exception, thread joins,
+atexit handlers, flushed output; not the teardown of every imported module, which costs
+1.5 s here).
 
 ``conftest.run_tool`` uses it only when the requested environment equals the one the
 server started with (anything read at import time is then what a fresh process would
@@ -19,8 +20,10 @@ read); otherwise, or with ``LANGSEG_TEST_FORK_SERVER=0``, or if the server is go
 starts a fresh interpreter as before.
 
 Protocol, one JSON object per line: the client sends ``{"argv": [...], "cwd": ...,
-"stdout": path, "stderr": path}``; the server answers ``{"pid": N}`` at the fork and
-``{"returncode": R}`` when the child has exited (negative: killed by that signal).
+"stdout": path, "stderr": path, "per_run_env": {...}}`` (variables such as
+``PYTEST_CURRENT_TEST`` that change from test to test and are read by no import); the
+server answers ``{"pid": N}`` at the fork and ``{"returncode": R}`` when the child has
+exited (negative: killed by that signal).
 """
 from __future__ import annotations
 
@@ -98,6 +101,11 @@ def _become_tool(request: dict) -> None:
         os.close(out)
         os.write(fd, request['printed'][fd])
     os.chdir(request['cwd'])
+    for key, value in request['per_run_env'].items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     first, *rest = request['argv']
     if first == '-c':
         code, *args = rest
@@ -113,7 +121,48 @@ def _become_tool(request: dict) -> None:
         sys.argv, sys.path[0] = [first, *rest], os.path.dirname(os.path.abspath(first))
         runpy.run_path(first, run_name='__main__')
 
+def _exit_code(exc: BaseException | None) -> int:
+    """The interpreter's exit status for how the program ended (printing what it prints:
+    a ``SystemExit`` message, or the traceback of an uncaught exception)."""
+    if exc is None:
+        return 0
+    if isinstance(exc, SystemExit):
+        code = exc.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code & 0xFF
+        print(code, file=sys.stderr)
+        return 1
+    sys.excepthook(type(exc), exc, exc.__traceback__)
+    return 1
+
+
+def _exit(code: int) -> None:
+    """The interpreter's exit as a program can observe it (non-daemon threads joined,
+    atexit handlers, which stop multiprocessing's children and flush logging, then stdio
+    flushed), without the module teardown and final collection of everything imported
+    (1.5 s for this stack, more than the rest of a short tool run)."""
+    import atexit
+    import threading
+    shutdown = getattr(threading, '_shutdown', None)
+    if shutdown is not None:
+        shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
 if __name__ == '__main__':
     child_request = _serve()
     if child_request is not None:
-        _become_tool(child_request)  # exits as the tool exits (SystemExit or traceback)
+        try:
+            _become_tool(child_request)
+            ended = None
+        except BaseException as exc:  # noqa: B902  (the interpreter's top level)
+            ended = exc
+        _exit(_exit_code(ended))
