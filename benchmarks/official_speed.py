@@ -52,6 +52,36 @@ Methods (official repository @ commit):
   short side 336. Its ``clip/model.py`` places two tensors and the SFR's PAMR with
   ``.cuda()`` / ``.to('cuda')``: ``Tensor.cuda`` returns the tensor and that PAMR's
   ``to`` is the identity (as tools/parity/record_resclip.py runs it).
+* ``proxyclip``: github.com/mc-lan/ProxyCLIP @e7b767f (Lan et al., ECCV 2024,
+  arXiv:2408.04883), ``proxyclip_segmentor.ProxyCLIPSegmentation``: CLIP ViT-B/16 of its
+  ``open_clip`` fork, DINO ``dino_vitb8``, ``prob_thd`` 0.2, logit scale 40, beta 1.2,
+  gamma 3, windows 336 / 112, short side 336. Its ``einops`` (used only by the MAE VFM
+  branch; not installed here) and ``openpyxl`` imports are stubbed.
+* ``glaclip``: github.com/2btlFe/GLA-CLIP @ba74915 (Lee et al., CVPR 2026),
+  ``gla_clip_segmentor.GLA_CLIPSegmentation`` with the ``cfg.ModelConfig`` its
+  ``eval.py`` builds from ``configs/cfg_voc21.py`` and ``predict.sh``'s flags
+  (``--CLIP_type ProxyCLIP --token_norm --KV_token_extension --proxy_sim --mini_iters 2
+  --dynamic_beta --beta_alpha 0.3 --dynamic_gamma --gamma_alpha 30``, initial_crit_pos
+  0.6), ``prob_thd`` 0.1, windows 224 / 112, DINO ``dino_vitb8``, short side 336; its
+  ``openpyxl`` / ``ipdb`` imports are stubbed, the device is the CPU.
+* ``corrclip``: github.com/zdk258/CorrCLIP @103bc18, folder ``CorrCLIPv1/`` (pass that
+  folder), ``corrclip_segmentor.CorrCLIPSegmentation``: MetaCLIP ViT-B/16 (quickgelu) of
+  its ``open_clip`` fork, DINO ``dino_vitb8``, ``prob_thd`` 0.2, windows 336 / 112, short
+  side 336, ``mask_generator=None`` with ``instance_mask_path``: its VOC21 config reads
+  precomputed SAM2 region maps (``.npz``, one per image) and so does this run, with maps
+  of one region (what langseg's timed config sees without region masks: no DBSCAN merge,
+  no map correction; the mask generator's own cost is in neither figure). Its imports
+  of ``transformers`` (the Mask2Former generator), ``sklearn`` (DBSCAN, called only with
+  more than one region in a window) and ``openpyxl`` are stubbed: none installed here.
+* ``trident``: github.com/YuHengsss/Trident @a93b346 (Shi et al., ICCV 2025),
+  ``trident.Trident`` with its SAM refinement on (the README's ``eval.py ... --sam_refine``;
+  langseg's configs' default): CLIP ViT-B/16 of its ``open_clip`` fork, DINO
+  ``dino_vitb16``, SAM ViT-B of its own ``segment_anything`` copy built with
+  ``checkpoint=None`` (random; the config's ``sam_ckpt`` is a path on the authors'
+  machine), ``prob_thd`` 0.2, ``coarse_thresh`` 0.2, windows 336 / 224, SAM IoU threshold
+  0.8, short side 448. It reads each image from its file (``cv2.imread``) for SAM: the
+  resized image is written as a PNG file and is also the "original" size here. Its
+  ``openpyxl`` import is stubbed.
 """
 from __future__ import annotations
 
