@@ -179,16 +179,21 @@ def _dino_hub(dino_root: str | None) -> None:
     torch.hub.load = load
 
 
-def _fork_create_model(root: str, segmentor_module: str, name: str) -> None:
-    """The repository's own ``open_clip`` fork: its ``create_model`` (called by the
-    segmentor with OpenAI / MetaCLIP weights in fp16) builds ``name`` with its own random
-    initialisation in fp32."""
+def _fork_create_model(root: str, segmentor_module: str) -> None:
+    """The repository's own ``open_clip`` fork: the segmentor's ``create_model`` (OpenAI or
+    MetaCLIP ViT-B/16 weights in fp16) returns the fork's ``CLIP`` at ViT-B/16's sizes
+    with QuickGELU (as its OpenAI loader builds it from a state dict, and as MetaCLIP's
+    ``ViT-B-16-quickgelu`` is), randomly initialised, fp32 (built directly: GLA-CLIP's
+    fork ships no ``model_configs/``)."""
     import open_clip
+    import open_clip.model
     _check_fork(root, open_clip)
-    create = open_clip.create_model
     torch.manual_seed(0)
-    net = create(name, pretrained=None, precision='fp32',
-                 force_quick_gelu=name == 'ViT-B-16').eval()
+    net = open_clip.model.CLIP(
+        embed_dim=512, quick_gelu=True,
+        vision_cfg=dict(image_size=224, layers=12, width=768, patch_size=16),
+        text_cfg=dict(context_length=77, vocab_size=49408, width=512, heads=8, layers=12),
+    ).float().eval()
     module = __import__(segmentor_module)
     module.create_model = lambda *a, **k: net
 
@@ -207,7 +212,7 @@ def build_clearclip(root: str, dino: str | None, images: list):
     _enter(root)
     _fp32_half()
     _stub('BLIP', 'BLIP.models', 'BLIP.models.blip_retrieval', 'gem', blip_retrieval=None)
-    _fork_create_model(root, 'clearclip_segmentor', 'ViT-B-16')
+    _fork_create_model(root, 'clearclip_segmentor')
     import clearclip_segmentor
     return clearclip_segmentor.ClearCLIPSegmentation(
         clip_type='CLIP', vit_type='ViT-B/16', model_type='ClearCLIP', ignore_residual=True,
@@ -258,7 +263,7 @@ def build_proxyclip(root: str, dino: str | None, images: list):
     _fp32_half()
     _dino_hub(dino)
     _stub('openpyxl', 'einops', rearrange=None)   # spreadsheets; einops only in the MAE branch
-    _fork_create_model(root, 'proxyclip_segmentor', 'ViT-B-16')
+    _fork_create_model(root, 'proxyclip_segmentor')
     import proxyclip_segmentor
     seg = proxyclip_segmentor.ProxyCLIPSegmentation(
         clip_type='openai', model_type='ViT-B/16', vfm_model='dino', checkpoint=None,
@@ -271,7 +276,7 @@ def build_glaclip(root: str, dino: str | None, images: list):
     _fp32_half()
     _dino_hub(dino)
     _stub('openpyxl', 'ipdb')                     # imported by its myutils, unused
-    _fork_create_model(root, 'gla_clip_segmentor', 'ViT-B-16')
+    _fork_create_model(root, 'gla_clip_segmentor')
     import gla_clip_segmentor
     from cfg import ModelConfig
     model = dict(type='GLA_CLIPSegmentation', clip_type='openai', model_type='ViT-B/16',
@@ -302,7 +307,7 @@ def build_corrclip(root: str, dino: str | None, images: list):
     _stub('openpyxl')
     for name in ('transformers', 'sklearn', 'sklearn.cluster', 'openpyxl'):
         sys.modules[name].__spec__ = importlib.machinery.ModuleSpec(name, None)
-    _fork_create_model(root, 'corrclip_segmentor', 'ViT-B-16-quickgelu')
+    _fork_create_model(root, 'corrclip_segmentor')
     import corrclip_segmentor
     for path, size in images:   # the precomputed region maps its VOC21 config reads:
         np.savez(osp.splitext(path)[0] + '.npz',       # one region (nothing segmented)
@@ -320,7 +325,7 @@ def build_trident(root: str, dino: str | None, images: list):
     _fp32_half()
     _dino_hub(dino)
     _stub('openpyxl')                             # imported by its myutils, unused
-    _fork_create_model(root, 'trident', 'ViT-B-16')
+    _fork_create_model(root, 'trident')
     import segment_anything
     _check_fork(root, segment_anything)           # its own copy (keeps the last attention)
     import trident
