@@ -26,7 +26,8 @@ process's CPU seconds per image (``time.process_time``, all threads).
 
 Changes for fp32 on a CPU, none of them in the computation (each build function says
 which it makes): the official code's fp16 casts (``Tensor.half`` / ``Module.half``,
-``create_model(..., precision='fp16')``) are the identity / fp32, as the official
+``create_model(..., precision='fp16')``) give fp32 (a floating tensor's ``.half()``
+is the identity, an integer one's is ``.float()``), as the official
 ``clip.load`` itself does on a CPU; hard-coded ``.cuda()`` placements stay on the CPU.
 
 Methods (official repository @ commit):
@@ -117,8 +118,10 @@ def _enter(root: str) -> None:
 
 
 def _fp32_half() -> None:
-    """The official code's fp16 casts are the identity (fp32 on the CPU)."""
-    torch.Tensor.half = lambda self, *a, **k: self
+    """The official code's fp16 casts give fp32 on the CPU: the identity on a floating
+    tensor, ``float()`` on an integer one (Trident's refinement casts its label map to a
+    floating type with ``.half()``)."""
+    torch.Tensor.half = lambda self, *a, **k: self if self.is_floating_point() else self.float()
     torch.nn.Module.half = lambda self: self
 
 
