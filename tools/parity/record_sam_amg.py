@@ -23,10 +23,14 @@ survive; the masks are stored bit-packed (``np.packbits`` of the (N, H, W) bool 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from tools.parity.trident_sam_inputs import noised_decoder  # noqa: E402
 
 DECODER_KW = dict(embed_dim=16, mask_in_chans=8, depth=2, num_heads=2, mlp_dim=32,
                   iou_head_hidden_dim=16)
@@ -55,13 +59,8 @@ def seeded_decoder(seed: int = 3):
     hypernetworks' last layers), the foreground-point embedding x4, the positional
     frequencies x4, and the two upscaling transposed convolutions' kernels made equal over
     their 2 x 2 positions (nearest-neighbour upsampling of the features)."""
-    from langseg.models.backbones.sam_prompt import SamPromptDecoder
-    torch.manual_seed(seed)
-    dec = SamPromptDecoder(image_size=IMAGE_SIZE, **DECODER_KW).eval()
-    g = torch.Generator().manual_seed(seed + 1)
+    dec = noised_decoder(IMAGE_SIZE, seed, 0.3, DECODER_KW)
     with torch.no_grad():
-        for _, p in sorted(dec.named_parameters()):
-            p.add_(0.3 * torch.randn(p.shape, generator=g))
         for mlp in dec.mask_decoder.output_hypernetworks_mlps:
             mlp.layers[-1].weight.mul_(3.0)
             mlp.layers[-1].bias.mul_(3.0)

@@ -19,14 +19,22 @@ def tiny_decoder(image_size: int, seed: int = 11, kw: dict = DECODER_KW):
     parameter moved by seeded noise (LayerNorm affines, biases far from 1 and 0), and the
     single-mask token's hypernetwork bias raised by 1 (its random masks then cover a part
     of the image instead of almost none of it)."""
+    dec = noised_decoder(image_size, seed, 0.2, kw)
+    with torch.no_grad():
+        dec.mask_decoder.output_hypernetworks_mlps[0].layers[-1].bias.add_(1.0)
+    return dec
+
+
+def noised_decoder(image_size: int, seed: int, scale: float, kw: dict):
+    """langseg's ``SamPromptDecoder`` with default init under ``seed``, then every
+    parameter (in name order) moved by ``scale`` times seeded normal noise (seed + 1)."""
     from langseg.models.backbones.sam_prompt import SamPromptDecoder
     torch.manual_seed(seed)
     dec = SamPromptDecoder(image_size=image_size, **kw).eval()
     g = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for _, p in sorted(dec.named_parameters()):
-            p.add_(0.2 * torch.randn(p.shape, generator=g))
-        dec.mask_decoder.output_hypernetworks_mlps[0].layers[-1].bias.add_(1.0)
+            p.add_(scale * torch.randn(p.shape, generator=g))
     return dec
 
 
